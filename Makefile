@@ -1,0 +1,127 @@
+# rwproxy — one plain Makefile.
+#   make            build bin/rwproxy and bin/rwproxyctl
+#   make test       unit tests (cmocka) + integration tests (pytest, real MariaDB servers)
+#   make asan       build with ASan+UBSan into build-asan/ and run every test against it
+#   make run/stop   start/stop the local sandbox (MariaDB master + 2 replicas) and rwproxy
+#   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each
+#   make bench      sysbench through rwproxy, HAProxy and directly (bench/)
+#   make deps       install missing Debian packages (or print the apt-get line)
+
+CC      ?= cc
+BUILD   ?= build
+BIN     ?= bin
+PYTHON  ?= /usr/bin/python3
+PYTEST_ARGS ?=
+FUZZ_SECONDS ?= 60
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
+CSTD    := -std=c11 -D_GNU_SOURCE
+OPT     ?= -O2 -g
+SAN     ?=
+INC     := -I. -I/usr/include/mariadb
+CFLAGS_ALL := $(CSTD) $(OPT) $(WARN) $(SAN) $(INC) $(EXTRA_CFLAGS)
+LDFLAGS_ALL := $(SAN) $(EXTRA_LDFLAGS)
+
+LIBS_PROTO  := -lcrypto
+LIBS_ROUTER := -lpcre2-8
+LIBS_PROXY  := -luv -linih -lmariadb -lssl -lcrypto -lpthread -lpcre2-8
+LIBS_CLI    := -lmariadb
+
+PROTO_SRC  := $(sort $(wildcard protocol/*.c))
+ROUTER_SRC := $(sort $(wildcard router/*.c))
+PROXY_SRC  := $(filter-out proxy/main.c,$(sort $(wildcard proxy/*.c)))
+CLI_SRC    := $(sort $(wildcard cli/*.c))
+UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+
+PROTO_OBJ  := $(PROTO_SRC:%.c=$(BUILD)/%.o)
+ROUTER_OBJ := $(ROUTER_SRC:%.c=$(BUILD)/%.o)
+PROXY_OBJ  := $(PROXY_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/%.o)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+RWPROXY    := $(BUILD)/bin/rwproxy
+RWPROXYCTL := $(BUILD)/bin/rwproxyctl
+
+.PHONY: all deps test unit integration asan run stop fuzz bench clean check-config
+
+all: $(BUILD)/.deps-ok $(RWPROXY) $(if $(CLI_SRC),$(RWPROXYCTL))
+ifeq ($(BUILD),build)
+	@mkdir -p $(BIN)
+	@cp -f $(RWPROXY) $(BIN)/rwproxy
+	@$(if $(CLI_SRC),cp -f $(RWPROXYCTL) $(BIN)/rwproxyctl)
+endif
+
+# Checks the Debian packages once per build tree (installs them when run as root).
+$(BUILD)/.deps-ok: scripts/deps.sh
+	@mkdir -p $(BUILD)
+	@bash scripts/deps.sh build
+	@touch $@
+
+deps:
+	@bash scripts/deps.sh all
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/librwproto.a: $(PROTO_OBJ)
+	@mkdir -p $(dir $@)
+	@rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/librwrouter.a: $(ROUTER_OBJ)
+	@mkdir -p $(dir $@)
+	@rm -f $@ && ar rcs $@ $^ $(if $(ROUTER_OBJ),,)
+
+$(BUILD)/librwproxy.a: $(PROXY_OBJ)
+	@mkdir -p $(dir $@)
+	@rm -f $@ && ar rcs $@ $^
+
+CORE_LIBS := $(BUILD)/librwproxy.a $(if $(ROUTER_OBJ),$(BUILD)/librwrouter.a) $(BUILD)/librwproto.a
+
+$(RWPROXY): $(BUILD)/proxy/main.o $(CORE_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_PROXY)
+
+$(RWPROXYCTL): $(CLI_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_CLI)
+
+$(BUILD)/tests/%: tests/unit/%.c $(CORE_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -o $@ $< $(CORE_LIBS) -lcmocka $(LIBS_PROXY) $(LDFLAGS_ALL)
+
+# ---- tests ----
+test: all unit integration
+
+unit: $(BUILD)/.deps-ok $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+integration: all
+	RWPROXY_BIN=$(abspath $(RWPROXY)) RWPROXYCTL_BIN=$(abspath $(RWPROXYCTL)) \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)
+
+# Everything again under AddressSanitizer + UndefinedBehaviorSanitizer, in its own tree.
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+asan:
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(MAKE) BUILD=build-asan OPT="-O1 -g" SAN="$(ASAN_FLAGS)" unit integration
+
+run:
+	@bash scripts/run.sh
+
+stop:
+	@bash scripts/stop.sh
+
+fuzz:
+	@bash scripts/fuzz.sh $(FUZZ_SECONDS)
+
+bench: all
+	@bash bench/run.sh
+
+check-config: all
+	@for f in configs/*.ini; do $(RWPROXY) --check --config $$f || exit 1; done
+
+clean:
+	rm -rf build build-asan bin
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

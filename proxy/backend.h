@@ -1,0 +1,106 @@
+/*
+ * proxy/backend.h — one connection from rwproxy to a MariaDB/MySQL server, on a worker's
+ * loop: TCP connect, rwproxy's own login (HandshakeResponse41 with the client's user,
+ * schema, charset and capabilities, mysql_native_password computed from SHA1(password)),
+ * then commands whose answers are walked with the protocol walker and handed to the owner
+ * chunk by chunk, so they can be forwarded without copying.
+ */
+#ifndef RWP_BACKEND_H
+#define RWP_BACKEND_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "protocol/auth.h"
+#include "protocol/walker.h"
+#include "proxy/chunk.h"
+#include "proxy/netio.h"
+
+typedef struct rwp_worker rwp_worker;
+typedef struct rwp_backend rwp_backend;
+
+/* Backend connection states. */
+typedef enum {
+    BE_CONNECTING = 0, /* TCP connect in progress */
+    BE_GREETING,       /* connected; waiting for the server's handshake */
+    BE_AUTH,           /* HandshakeResponse sent; waiting for OK / ERR / auth switch */
+    BE_IDLE,           /* logged in, no command in flight */
+    BE_BUSY,           /* a command was sent; its answer is being walked and relayed */
+    BE_CLOSING         /* uv_close called; freed in the close callback */
+} rwp_backend_state;
+
+/* How a backend reports to whoever owns it (a client session). */
+typedef struct {
+    /* Login finished: ok_payload is the server's OK packet payload. */
+    void (*ready)(void *owner, rwp_backend *be, const uint8_t *ok_payload, size_t len);
+    /* The connection failed or was lost. If the server sent an ERR (login refused), err_payload
+     * is its payload, else NULL and reason says what happened. The backend closes itself
+     * right after this call; the owner must drop its pointer. */
+    void (*failed)(void *owner, rwp_backend *be, const uint8_t *err_payload, size_t len,
+                   const char *reason);
+    /* Bytes of the current answer, to relay. ch is referenced for as long as the callee
+     * needs it (rwp_chunk_ref). */
+    void (*data)(void *owner, rwp_backend *be, rwp_chunk *ch, const uint8_t *p, size_t len);
+    /* A walker event of the current answer (LOCAL INFILE request, final OK/EOF/ERR, ...). */
+    void (*event)(void *owner, rwp_backend *be, const proto_walk_event *ev);
+    /* The current answer is complete (the backend is BE_IDLE again), or it asked for the
+     * LOCAL INFILE file (walker state WALK_INFILE; the backend stays BE_BUSY). */
+    void (*answered)(void *owner, rwp_backend *be);
+    /* A queued write to the server completed (the owner may resume reading its side). */
+    void (*written)(void *owner, rwp_backend *be);
+} rwp_backend_ops;
+
+/* What a backend logs in with. */
+typedef struct {
+    char user[128];            /* user name */
+    int has_password;          /* 0: empty password */
+    uint8_t h1[PROTO_SHA1_LEN];/* SHA1(password) */
+    char db[256];              /* schema, "" for none */
+    uint8_t charset;           /* collation id */
+    uint32_t caps;             /* capabilities negotiated with the client */
+    uint8_t *attrs;            /* connect attributes block (owned copy) or NULL */
+    size_t attrs_len;          /* its length */
+} rwp_login;
+
+struct rwp_backend {
+    uv_tcp_t tcp;              /* the socket (tcp.data = this) */
+    uv_connect_t connect_req;  /* pending connect */
+    rwp_worker *worker;        /* owning worker */
+    rwp_backend_state state;   /* see rwp_backend_state */
+    char name[64];             /* server name from the config */
+    char host[256];            /* server address */
+    int port;                  /* server port */
+    const rwp_backend_ops *ops;/* owner callbacks */
+    void *owner;               /* owner (NULL once detached) */
+    rwp_login login;           /* login parameters */
+    uint32_t caps;             /* capabilities in force on this connection */
+    uint32_t thread_id;        /* the server's connection id */
+    uint8_t next_seq;          /* next sequence id during login */
+    rwp_inbuf in;              /* login-phase input */
+    proto_walker walker;       /* walks the answer of the command in flight */
+    int reading;               /* uv_read_start active */
+    int paused;                /* reads paused for backpressure */
+    uint64_t log_id;           /* owner's connection id for log lines */
+    const char *log_user;      /* owner's user for log lines (owned by the owner) */
+};
+
+/* Open a connection; the owner's callbacks report the outcome. login->attrs is copied. */
+rwp_backend *rwp_backend_open(rwp_worker *w, const char *name, const char *host, int port,
+                              const rwp_login *login, const rwp_backend_ops *ops, void *owner,
+                              uint64_t log_id, const char *log_user);
+/* Send a command (complete bytes, header included) and start walking its answer. */
+int rwp_backend_send_command(rwp_backend *be, const uint8_t *bytes, size_t len,
+                             proto_resp_kind kind, int cursor);
+/* Send more bytes of the command in flight (continuation packets, LOCAL INFILE data). */
+int rwp_backend_send_more(rwp_backend *be, const uint8_t *bytes, size_t len);
+/* The LOCAL INFILE file has been sent completely: expect the final OK/ERR. */
+void rwp_backend_infile_done(rwp_backend *be);
+/* Stop / resume reading answers (backpressure from the client side). */
+void rwp_backend_pause(rwp_backend *be);
+void rwp_backend_resume(rwp_backend *be);
+/* Bytes waiting in libuv to be sent to the server. */
+size_t rwp_backend_queued(const rwp_backend *be);
+/* Detach the owner and close (sending COM_QUIT if idle). Safe in any state. */
+void rwp_backend_close(rwp_backend *be);
+
+#endif

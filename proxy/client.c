@@ -1,0 +1,787 @@
+/*
+ * proxy/client.c — client connections (see client.h). Owns the client side of the
+ * protocol: greeting, authentication (mysql_native_password, auth switch for clients that
+ * start with another plugin, password_hash users), COM_CHANGE_USER, the ordered command
+ * loop over the input buffer, relaying answers from the backend, LOCAL INFILE and
+ * >16 MiB streaming, backpressure, and the single failure/close path.
+ */
+#include "proxy/client.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/handshake.h"
+#include "protocol/mysql_const.h"
+#include "protocol/packet.h"
+#include "protocol/response.h"
+#include "proxy/log.h"
+#include "proxy/worker.h"
+
+/* What rwproxy offers clients: everything it relays faithfully. CLIENT_MYSQL (bit 0) is set,
+ * so no MariaDB extended capability (bulk execute, progress, metadata cache) is offered. */
+#define OFFERED_CAPS                                                                           \
+    (CLIENT_LONG_PASSWORD | CLIENT_FOUND_ROWS | CLIENT_LONG_FLAG | CLIENT_CONNECT_WITH_DB |     \
+     CLIENT_NO_SCHEMA | CLIENT_ODBC | CLIENT_LOCAL_FILES | CLIENT_IGNORE_SPACE |                \
+     CLIENT_PROTOCOL_41 | CLIENT_INTERACTIVE | CLIENT_IGNORE_SIGPIPE | CLIENT_TRANSACTIONS |    \
+     CLIENT_RESERVED | CLIENT_SECURE_CONNECTION | CLIENT_MULTI_STATEMENTS |                     \
+     CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS | CLIENT_PLUGIN_AUTH |                      \
+     CLIENT_CONNECT_ATTRS | CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | CLIENT_SESSION_TRACK |     \
+     CLIENT_DEPRECATE_EOF)
+
+#define AUTH_MAX_PACKET     (64u * 1024u)       /* login packets larger than this are refused */
+#define WRITE_HIGH_WATER    (4u * 1024u * 1024u) /* pause the other side above this queue */
+#define WRITE_LOW_WATER     (1u * 1024u * 1024u) /* resume it below this */
+#define PIPELINE_MAX_BUFFER (1u * 1024u * 1024u) /* stop reading pipelined commands above this */
+#define CLOSE_GUARD_MS      5000                 /* a close that cannot flush ends after this */
+
+static const char *const client_state_names[] = {"handshake", "auth_switch", "connecting",
+                                                 "idle", "command", "closing"};
+
+#define CLOG(lvl, c, ...)                                                                    \
+    do {                                                                                    \
+        rwp_log_ctx ctx_ = {(c)->id, (c)->user, (c)->be ? (c)->be->name : NULL};            \
+        LOG_AT(lvl, &ctx_, __VA_ARGS__);                                                    \
+    } while (0)
+
+static void client_process_input(rwp_client *c);
+static void client_close(rwp_client *c, const char *reason);
+static void start_backend_login(rwp_client *c);
+static const rwp_backend_ops client_backend_ops;
+
+static void client_set_state(rwp_client *c, rwp_client_state st)
+{
+    if (c->state == st)
+        return;
+    CLOG(RWP_LOGL_DEBUG, c, "client %s -> %s", client_state_names[c->state], client_state_names[st]);
+    c->state = st;
+}
+
+/* ---- writing to the client ---- */
+
+static void resume_backend_if_drained(rwp_client *c)
+{
+    if (c->be && c->be->paused && rwp_write_queued((uv_stream_t *)&c->tcp) < WRITE_LOW_WATER)
+        rwp_backend_resume(c->be);
+}
+
+static void on_client_written(uv_stream_t *s, int status)
+{
+    rwp_client *c = s->data;
+    if (status < 0 && status != UV_ECANCELED) {
+        client_close(c, uv_strerror(status));
+        return;
+    }
+    resume_backend_if_drained(c);
+}
+
+/* Send a packet built in w (ownership of its buffer passes on). */
+static void send_writer(rwp_client *c, proto_writer *w)
+{
+    if (w->err) {
+        proto_wr_free(w);
+        client_close(c, "cannot build a packet");
+        return;
+    }
+    int rc = rwp_write_owned((uv_stream_t *)&c->tcp, w->data, w->len, on_client_written);
+    w->data = NULL;
+    proto_wr_free(w);
+    if (rc < 0)
+        client_close(c, uv_strerror(rc));
+}
+
+static void send_err(rwp_client *c, uint8_t seq, uint16_t code, const char *sqlstate, const char *msg)
+{
+    proto_writer w;
+    proto_wr_init(&w);
+    proto_err_encode(&w, seq, code, sqlstate, msg);
+    send_writer(c, &w);
+}
+
+static void send_ok(rwp_client *c, uint8_t seq, uint16_t status)
+{
+    proto_writer w;
+    proto_wr_init(&w);
+    proto_ok_encode(&w, seq, 0, 0, status, 0, NULL, c->caps);
+    send_writer(c, &w);
+}
+
+/* ---- closing ---- */
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    rwp_client *c = h->data;
+    if (--c->handles_open > 0)
+        return;
+    rwp_worker *w = c->worker;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    w->nclients--;
+    if (c->counted)
+        atomic_fetch_sub(&w->proxy->nclients, 1);
+    rwp_inbuf_free(&c->in);
+    free(c->attrs);
+    free(c);
+    rwp_worker_client_gone(w);
+}
+
+static void close_handles(rwp_client *c)
+{
+    if (!uv_is_closing((uv_handle_t *)&c->tcp))
+        uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+    if (!uv_is_closing((uv_handle_t *)&c->timer))
+        uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+}
+
+static void on_shutdown_done(uv_shutdown_t *req, int status)
+{
+    (void)status;
+    close_handles(req->data);
+}
+
+static void on_close_guard(uv_timer_t *t) { close_handles(t->data); }
+
+static void release_backend(rwp_client *c)
+{
+    if (c->be) {
+        rwp_backend_close(c->be);
+        c->be = NULL;
+    }
+}
+
+/* The one way out: flush what is queued (bounded by a guard timer), then close. */
+static void client_close(rwp_client *c, const char *reason)
+{
+    if (c->state == CL_CLOSING)
+        return;
+    CLOG(RWP_LOGL_DEBUG, c, "closing client %s: %s", c->peer, reason);
+    release_backend(c);
+    client_set_state(c, CL_CLOSING);
+    if (c->reading)
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = 0;
+    uv_timer_stop(&c->timer);
+    uv_timer_start(&c->timer, on_close_guard, CLOSE_GUARD_MS, 0);
+    c->shutdown_req.data = c;
+    if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown_done) < 0)
+        close_handles(c);
+}
+
+/* Tell the client what went wrong (a proper ERR packet), log it once, close. */
+static void client_fail(rwp_client *c, uint8_t seq, uint16_t code, const char *sqlstate,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void client_fail(rwp_client *c, uint8_t seq, uint16_t code, const char *sqlstate,
+                        const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (c->state == CL_CLOSING)
+        return;
+    CLOG(RWP_LOGL_INFO, c, "client %s: error %u (%s): %s", c->peer, code, sqlstate, msg);
+    send_err(c, seq, code, sqlstate, msg);
+    client_close(c, msg);
+}
+
+/* ---- reading from the client ---- */
+
+static void on_client_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    rwp_client *c = h->data;
+    size_t avail = 0;
+    (void)suggested;
+    uint8_t *p = rwp_inbuf_reserve(&c->in, 16384, &avail);
+    *buf = p ? uv_buf_init((char *)p, (unsigned)(avail > 65536 ? 65536 : avail)) : uv_buf_init(NULL, 0);
+}
+
+static void pause_reading(rwp_client *c)
+{
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+    c->read_paused = 1;
+}
+
+static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+static void resume_reading(rwp_client *c)
+{
+    c->read_paused = 0;
+    if (!c->reading && c->state != CL_CLOSING) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_client_alloc, on_client_read) == 0)
+            c->reading = 1;
+    }
+}
+
+static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    rwp_client *c = s->data;
+    (void)buf;
+    if (c->state == CL_CLOSING)
+        return;
+    if (nread < 0) {
+        client_close(c, nread == UV_EOF ? "client closed the connection" : uv_strerror((int)nread));
+        return;
+    }
+    rwp_inbuf_commit(&c->in, (size_t)nread);
+    client_process_input(c);
+}
+
+/* ---- authentication ---- */
+
+static void deny_access(rwp_client *c, int used_password)
+{
+    c->worker->stats.auth_failed++;
+    CLOG(RWP_LOGL_WARN, c, "access denied for '%s'@'%s'", c->user, c->peer);
+    client_fail(c, c->auth_seq, ER_ACCESS_DENIED_ERROR, "28000",
+                "Access denied for user '%s'@'%s' (using password: %s)", c->user, c->peer,
+                used_password ? "YES" : "NO");
+}
+
+/* Check a mysql_native_password reply; on success the backend login starts. */
+static void verify_native(rwp_client *c, const uint8_t *reply, size_t len)
+{
+    const rwp_user_cfg *u = rwp_config_find_user(c->worker->cfg, c->user, strlen(c->user));
+    if (!u || proto_native_check(c->scramble, reply, len, u->h2, u->has_password, c->h1) != 0) {
+        deny_access(c, len > 0);
+        return;
+    }
+    c->has_password = u->has_password;
+    release_backend(c);
+    start_backend_login(c);
+}
+
+/* Ask the client to answer our scramble with mysql_native_password. */
+static void send_auth_switch(rwp_client *c)
+{
+    proto_writer w;
+    proto_wr_init(&w);
+    proto_auth_switch_encode(&w, PROTO_NATIVE_PLUGIN, c->scramble, sizeof c->scramble, c->auth_seq);
+    c->auth_seq++;
+    send_writer(c, &w);
+    client_set_state(c, CL_AUTH_SWITCH);
+}
+
+static int is_native_plugin(const char *name, size_t len)
+{
+    return name == NULL || len == 0 ||
+           (len == strlen(PROTO_NATIVE_PLUGIN) && memcmp(name, PROTO_NATIVE_PLUGIN, len) == 0);
+}
+
+static int copy_name(char *dst, size_t cap, const char *src, size_t len)
+{
+    if (len >= cap)
+        return -1;
+    memcpy(dst, src ? src : "", len);
+    dst[len] = '\0';
+    return 0;
+}
+
+static int keep_attrs(rwp_client *c, const uint8_t *attrs, size_t len)
+{
+    free(c->attrs);
+    c->attrs = NULL;
+    c->attrs_len = 0;
+    if (!attrs || len == 0)
+        return 0;
+    c->attrs = malloc(len);
+    if (!c->attrs)
+        return -1;
+    memcpy(c->attrs, attrs, len);
+    c->attrs_len = len;
+    return 0;
+}
+
+/* Authenticate the user named in a login or COM_CHANGE_USER. */
+static void authenticate(rwp_client *c, const char *plugin, size_t plugin_len,
+                         const uint8_t *auth, size_t auth_len)
+{
+    if (!rwp_config_find_user(c->worker->cfg, c->user, strlen(c->user))) {
+        deny_access(c, auth_len > 0);
+        return;
+    }
+    if (!is_native_plugin(plugin, plugin_len)) {
+        send_auth_switch(c);
+        return;
+    }
+    verify_native(c, auth, auth_len);
+}
+
+static void handle_handshake_response(rwp_client *c, const uint8_t *payload, size_t len, uint8_t seq)
+{
+    proto_handshake_response r;
+    c->auth_seq = (uint8_t)(seq + 1);
+    if (proto_handshake_response_decode(payload, len, &r) != PROTO_OK) {
+        client_fail(c, c->auth_seq, ER_HANDSHAKE_ERROR, "08S01", "Bad handshake");
+        return;
+    }
+    if (r.is_ssl_request) {
+        client_fail(c, c->auth_seq, ER_HANDSHAKE_ERROR, "08S01",
+                    "SSL is not enabled on this rwproxy listener");
+        return;
+    }
+    if (copy_name(c->user, sizeof c->user, r.user, r.user_len) != 0 ||
+        copy_name(c->db, sizeof c->db, r.db, r.db ? r.db_len : 0) != 0 ||
+        keep_attrs(c, r.attrs, r.attrs_len) != 0) {
+        client_fail(c, c->auth_seq, ER_HANDSHAKE_ERROR, "08S01", "Bad handshake");
+        return;
+    }
+    c->caps = r.capabilities & OFFERED_CAPS;
+    c->charset = r.charset;
+    authenticate(c, r.plugin, r.plugin_len, r.auth, r.auth_len);
+}
+
+static void handle_auth_switch_reply(rwp_client *c, const uint8_t *payload, size_t len, uint8_t seq)
+{
+    c->auth_seq = (uint8_t)(seq + 1);
+    verify_native(c, payload, len);
+}
+
+/* ---- backend login and its outcome ---- */
+
+static void start_backend_login(rwp_client *c)
+{
+    rwp_worker *w = c->worker;
+    client_set_state(c, CL_CONNECTING);
+    rwp_topology *t = rwp_topo_acquire(&w->proxy->topo);
+    if (!t || t->writer < 0) {
+        rwp_topo_release(t);
+        client_fail(c, c->auth_seq, ER_UNKNOWN_ERROR, "HY000",
+                    "rwproxy: no master server is available");
+        return;
+    }
+    const rwp_topo_server *s = &t->servers[t->writer];
+    rwp_login login = {0};
+    snprintf(login.user, sizeof login.user, "%s", c->user);
+    login.has_password = c->has_password;
+    memcpy(login.h1, c->h1, sizeof login.h1);
+    snprintf(login.db, sizeof login.db, "%s", c->db);
+    login.charset = c->charset;
+    login.caps = c->caps;
+    login.attrs = c->attrs;
+    login.attrs_len = c->attrs_len;
+    c->be = rwp_backend_open(w, s->name, s->host, s->port, &login, &client_backend_ops, c, c->id, c->user);
+    char where[300];
+    snprintf(where, sizeof where, "%s (%s:%d)", s->name, s->host, s->port);
+    rwp_topo_release(t);
+    if (!c->be)
+        client_fail(c, c->auth_seq, ER_UNKNOWN_ERROR, "HY000", "rwproxy: cannot connect to %s", where);
+}
+
+static void be_ready(void *owner, rwp_backend *be, const uint8_t *ok, size_t len)
+{
+    rwp_client *c = owner;
+    uint16_t status = SERVER_STATUS_AUTOCOMMIT;
+    int flags = proto_status_flags(ok, len, be->caps);
+    (void)be;
+    if (flags >= 0)
+        status = (uint16_t)(flags & ~SERVER_SESSION_STATE_CHANGED);
+    uv_timer_stop(&c->timer);
+    send_ok(c, c->auth_seq, status);
+    if (!c->in_change_user)
+        CLOG(RWP_LOGL_DEBUG, c, "client %s logged in", c->peer);
+    c->in_change_user = 0;
+    client_set_state(c, CL_IDLE);
+    client_process_input(c);
+}
+
+/* Forward a server's ERR payload to the client with our sequence id. */
+static void forward_err_payload(rwp_client *c, uint8_t seq, const uint8_t *payload, size_t len)
+{
+    proto_err e;
+    char msg[512];
+    if (proto_err_decode(payload, len, &e) != PROTO_OK) {
+        send_err(c, seq, ER_UNKNOWN_ERROR, "HY000", "rwproxy: malformed error from server");
+        return;
+    }
+    snprintf(msg, sizeof msg, "%.*s", (int)(e.msg_len > 500 ? 500 : e.msg_len), (const char *)e.msg);
+    send_err(c, seq, e.code, e.sqlstate, msg);
+}
+
+static void be_failed(void *owner, rwp_backend *be, const uint8_t *err, size_t len, const char *reason)
+{
+    rwp_client *c = owner;
+    (void)be;
+    c->be = NULL;
+    if (c->state == CL_CONNECTING) {
+        if (err) {
+            CLOG(RWP_LOGL_INFO, c, "backend refused the login of %s: %s", c->peer, reason);
+            forward_err_payload(c, c->auth_seq, err, len);
+            client_close(c, reason);
+        } else {
+            client_fail(c, c->auth_seq, ER_UNKNOWN_ERROR, "HY000", "rwproxy: %s", reason);
+        }
+        return;
+    }
+    if (c->state == CL_COMMAND && c->relayed == 0 && c->stream == STREAM_NONE) {
+        client_fail(c, 1, ER_UNKNOWN_ERROR, "HY000",
+                    "rwproxy: lost connection to the server during the query: %s", reason);
+        return;
+    }
+    /* Mid-answer or between commands: the outcome is unknown; only a close is honest. */
+    client_close(c, reason);
+}
+
+static void be_data(void *owner, rwp_backend *be, rwp_chunk *ch, const uint8_t *p, size_t len)
+{
+    rwp_client *c = owner;
+    if (c->state == CL_CLOSING)
+        return;
+    c->relayed += len;
+    int rc = rwp_write_chunk((uv_stream_t *)&c->tcp, ch, p, len, on_client_written);
+    if (rc < 0) {
+        client_close(c, uv_strerror(rc));
+        return;
+    }
+    if (rwp_write_queued((uv_stream_t *)&c->tcp) > WRITE_HIGH_WATER)
+        rwp_backend_pause(be);
+}
+
+static void be_event(void *owner, rwp_backend *be, const proto_walk_event *ev)
+{
+    rwp_client *c = owner;
+    (void)be;
+    if (ev->type == WALK_EV_INFILE) {
+        c->stream = STREAM_INFILE;
+        c->stream_left = 0;
+        c->stream_last = 0;
+    }
+}
+
+static void be_answered(void *owner, rwp_backend *be)
+{
+    rwp_client *c = owner;
+    if (be->walker.state == WALK_DONE && c->state == CL_COMMAND) {
+        c->stream = STREAM_NONE;
+        client_set_state(c, CL_IDLE);
+    }
+    client_process_input(c);
+}
+
+static void be_written(void *owner, rwp_backend *be)
+{
+    rwp_client *c = owner;
+    if (c->read_paused && c->stream != STREAM_NONE && rwp_backend_queued(be) < WRITE_LOW_WATER) {
+        resume_reading(c);
+        client_process_input(c);
+    }
+}
+
+static const rwp_backend_ops client_backend_ops = {
+    .ready = be_ready,
+    .failed = be_failed,
+    .data = be_data,
+    .event = be_event,
+    .answered = be_answered,
+    .written = be_written,
+};
+
+/* ---- commands ---- */
+
+/* Commands relayed to the backend as they are. Others get ERR 1047 and the connection stays. */
+static int command_is_relayed(uint8_t cmd)
+{
+    switch (cmd) {
+    case COM_QUERY: case COM_INIT_DB: case COM_FIELD_LIST: case COM_STATISTICS:
+    case COM_PING: case COM_SET_OPTION: case COM_RESET_CONNECTION: case COM_REFRESH:
+    case COM_PROCESS_INFO: case COM_DEBUG:
+    case COM_STMT_PREPARE: case COM_STMT_EXECUTE: case COM_STMT_SEND_LONG_DATA:
+    case COM_STMT_CLOSE: case COM_STMT_RESET: case COM_STMT_FETCH:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static void handle_change_user(rwp_client *c, const uint8_t *payload, size_t len)
+{
+    proto_change_user cu;
+    c->auth_seq = 1;
+    c->in_change_user = 1;
+    if (proto_change_user_decode(payload, len, c->caps, &cu) != PROTO_OK ||
+        copy_name(c->user, sizeof c->user, cu.user, cu.user_len) != 0 ||
+        copy_name(c->db, sizeof c->db, cu.db, cu.db_len) != 0 ||
+        keep_attrs(c, cu.attrs, cu.attrs_len) != 0) {
+        client_fail(c, 1, ER_UNKNOWN_COM_ERROR, "08S01", "Malformed COM_CHANGE_USER packet");
+        return;
+    }
+    if (cu.charset)
+        c->charset = (uint8_t)cu.charset;
+    release_backend(c);
+    client_set_state(c, CL_CONNECTING);
+    authenticate(c, cu.plugin, cu.plugin_len, cu.auth, cu.auth_len);
+}
+
+/* Continue streaming continuation or LOCAL INFILE packets to the backend. */
+static void stream_to_backend(rwp_client *c)
+{
+    while (c->stream != STREAM_NONE && c->be) {
+        size_t avail = rwp_inbuf_len(&c->in);
+        if (c->stream_left == 0) {
+            proto_hdr h;
+            if (proto_hdr_peek(rwp_inbuf_head(&c->in), avail, &h) != PROTO_OK)
+                return;
+            c->stream_left = PROTO_HDR_LEN + h.len;
+            c->stream_last = c->stream == STREAM_CONT ? h.len < PROTO_MAX_PAYLOAD : h.len == 0;
+        }
+        if (avail == 0)
+            return;
+        size_t n = avail < c->stream_left ? avail : c->stream_left;
+        if (rwp_backend_send_more(c->be, rwp_inbuf_head(&c->in), n) != 0)
+            return;
+        rwp_inbuf_consume(&c->in, n);
+        c->stream_left -= n;
+        if (c->be && rwp_backend_queued(c->be) > WRITE_HIGH_WATER)
+            pause_reading(c);
+        if (c->stream_left > 0 || !c->stream_last)
+            continue;
+        if (c->stream == STREAM_INFILE)
+            rwp_backend_infile_done(c->be);
+        c->stream = STREAM_NONE;
+        if (c->be && c->be->state == BE_IDLE)
+            client_set_state(c, CL_IDLE); /* a command without an answer */
+    }
+}
+
+/* Start the command whose first packet (complete) is at the head of the input buffer. */
+static void start_command(rwp_client *c, const uint8_t *pkt, uint32_t len)
+{
+    const uint8_t *payload = pkt + PROTO_HDR_LEN;
+    if (len == 0) {
+        rwp_inbuf_consume(&c->in, PROTO_HDR_LEN);
+        send_err(c, 1, ER_UNKNOWN_COM_ERROR, "08S01", "Empty command packet");
+        return;
+    }
+    uint8_t cmd = payload[0];
+    if (cmd == COM_QUIT) {
+        client_close(c, "COM_QUIT");
+        return;
+    }
+    if (cmd == COM_CHANGE_USER) {
+        handle_change_user(c, payload, len);
+        rwp_inbuf_consume(&c->in, PROTO_HDR_LEN + len);
+        return;
+    }
+    if (!command_is_relayed(cmd)) {
+        rwp_inbuf_consume(&c->in, PROTO_HDR_LEN + len);
+        CLOG(RWP_LOGL_INFO, c, "unknown or unsupported command 0x%02x from %s", cmd, c->peer);
+        send_err(c, 1, ER_UNKNOWN_COM_ERROR, "08S01", "Unknown command");
+        return;
+    }
+    if (!c->be) {
+        client_fail(c, 1, ER_UNKNOWN_ERROR, "HY000", "rwproxy: no server connection");
+        return;
+    }
+    int cursor = cmd == COM_STMT_EXECUTE && len > 5 && (payload[5] & CURSOR_TYPE_READ_ONLY);
+    proto_resp_kind kind = proto_command_response_kind(cmd);
+    c->cmd = cmd;
+    c->relayed = 0;
+    c->worker->stats.queries++;
+    client_set_state(c, CL_COMMAND);
+    if (len == PROTO_MAX_PAYLOAD) {
+        c->stream = STREAM_CONT;
+        c->stream_left = 0;
+    }
+    if (rwp_backend_send_command(c->be, pkt, PROTO_HDR_LEN + len, kind, cursor) != 0)
+        return; /* the backend failed; be_failed answered the client */
+    rwp_inbuf_consume(&c->in, PROTO_HDR_LEN + len);
+    if (kind == RESP_NONE && c->stream == STREAM_NONE)
+        client_set_state(c, CL_IDLE);
+}
+
+/* Handle one complete login-phase packet; returns 0 if it was consumed. */
+static int process_auth_packet(rwp_client *c)
+{
+    proto_hdr h;
+    size_t avail = rwp_inbuf_len(&c->in);
+    if (proto_hdr_peek(rwp_inbuf_head(&c->in), avail, &h) != PROTO_OK)
+        return -1;
+    if (h.len >= AUTH_MAX_PACKET) {
+        client_fail(c, (uint8_t)(h.seq + 1), ER_HANDSHAKE_ERROR, "08S01", "Bad handshake");
+        return -1;
+    }
+    if (avail < PROTO_HDR_LEN + h.len)
+        return -1;
+    const uint8_t *payload = rwp_inbuf_head(&c->in) + PROTO_HDR_LEN;
+    if (c->state == CL_HANDSHAKE)
+        handle_handshake_response(c, payload, h.len, h.seq);
+    else
+        handle_auth_switch_reply(c, payload, h.len, h.seq);
+    rwp_inbuf_consume(&c->in, PROTO_HDR_LEN + h.len);
+    return 0;
+}
+
+/* Handle the next command at the head of the input buffer; returns 0 if one was started. */
+static int process_next_command(rwp_client *c)
+{
+    proto_hdr h;
+    size_t avail = rwp_inbuf_len(&c->in);
+    if (proto_hdr_peek(rwp_inbuf_head(&c->in), avail, &h) != PROTO_OK)
+        return -1;
+    if (avail < PROTO_HDR_LEN + h.len)
+        return -1;
+    start_command(c, rwp_inbuf_head(&c->in), h.len);
+    return 0;
+}
+
+/* Run whatever the buffered input allows in the current state, in order. */
+static void client_process_input(rwp_client *c)
+{
+    for (;;) {
+        if (c->state == CL_CLOSING)
+            return;
+        if (c->stream != STREAM_NONE) {
+            stream_to_backend(c);
+            if (c->stream != STREAM_NONE)
+                break;
+            continue;
+        }
+        int progressed = -1;
+        if (c->state == CL_HANDSHAKE || c->state == CL_AUTH_SWITCH)
+            progressed = process_auth_packet(c);
+        else if (c->state == CL_IDLE)
+            progressed = process_next_command(c);
+        if (progressed != 0)
+            break;
+    }
+    if (c->state == CL_CLOSING)
+        return;
+    if (c->state == CL_IDLE && c->draining && rwp_inbuf_len(&c->in) == 0) {
+        client_close(c, "shutdown");
+        return;
+    }
+    /* Bound what pipelining clients may queue while a command runs. */
+    size_t pending = rwp_inbuf_len(&c->in);
+    int waiting_for_answer = c->state == CL_COMMAND && c->stream == STREAM_NONE;
+    if (waiting_for_answer && pending > PIPELINE_MAX_BUFFER)
+        pause_reading(c);
+    else if (c->read_paused && !(c->stream != STREAM_NONE && c->be && rwp_backend_queued(c->be) > WRITE_HIGH_WATER))
+        resume_reading(c);
+    if (c->state == CL_IDLE || pending == 0)
+        rwp_inbuf_release_if_empty(&c->in);
+}
+
+/* ---- accepting ---- */
+
+static void on_handshake_timeout(uv_timer_t *t)
+{
+    rwp_client *c = t->data;
+    client_fail(c, c->auth_seq, ER_HANDSHAKE_ERROR, "08S01", "Handshake timeout");
+}
+
+static void send_greeting(rwp_client *c)
+{
+    proto_greeting g = {0};
+    rwp_topology *t = rwp_topo_acquire(&c->worker->proxy->topo);
+    g.protocol_version = 10;
+    snprintf(g.server_version, sizeof g.server_version, "%.63s",
+             t && t->version[0] ? t->version : "5.5.5-10.11.0-MariaDB-rwproxy");
+    rwp_topo_release(t);
+    g.connection_id = (uint32_t)c->id;
+    memcpy(g.scramble, c->scramble, sizeof c->scramble);
+    g.scramble_len = sizeof c->scramble;
+    g.capabilities = OFFERED_CAPS;
+    g.charset = CHARSET_UTF8MB4_GENERAL_CI;
+    g.status = SERVER_STATUS_AUTOCOMMIT;
+    snprintf(g.auth_plugin, sizeof g.auth_plugin, "%s", PROTO_NATIVE_PLUGIN);
+    proto_writer w;
+    proto_wr_init(&w);
+    proto_greeting_encode(&w, &g);
+    send_writer(c, &w);
+}
+
+static void peer_name(rwp_client *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    snprintf(c->peer, sizeof c->peer, "unknown");
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET)
+        uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof c->peer);
+    else if (ss.ss_family == AF_INET6)
+        uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof c->peer);
+}
+
+static rwp_client *client_new(rwp_worker *w)
+{
+    rwp_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->worker = w;
+    c->id = rwp_worker_next_id(w);
+    uv_tcp_init(&w->loop, &c->tcp);
+    uv_timer_init(&w->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->handles_open = 2;
+    c->next = w->clients;
+    if (w->clients)
+        w->clients->prev = c;
+    w->clients = c;
+    w->nclients++;
+    return c;
+}
+
+void rwp_client_accept(rwp_worker *w)
+{
+    rwp_client *c = client_new(w);
+    if (!c)
+        return;
+    if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&c->tcp) != 0) {
+        client_set_state(c, CL_CLOSING);
+        close_handles(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    peer_name(c);
+    w->stats.accepted++;
+    size_t total = atomic_fetch_add(&w->proxy->nclients, 1) + 1;
+    c->counted = 1;
+    if (w->draining) {
+        w->stats.refused++;
+        client_fail(c, 0, 1053, "08S01", "Server shutdown in progress");
+        return;
+    }
+    if (w->cfg->max_client_connections > 0 && total > (size_t)w->cfg->max_client_connections) {
+        w->stats.refused++;
+        client_fail(c, 0, ER_CON_COUNT_ERROR, "08004", "Too many connections");
+        return;
+    }
+    if (proto_random_scramble(c->scramble, sizeof c->scramble) != 0) {
+        client_fail(c, 0, ER_UNKNOWN_ERROR, "HY000", "rwproxy: random generator failed");
+        return;
+    }
+    send_greeting(c);
+    if (c->state == CL_CLOSING)
+        return;
+    c->auth_seq = 1;
+    int timeout = w->cfg->handshake_timeout_ms > 0 ? w->cfg->handshake_timeout_ms : 10000;
+    uv_timer_start(&c->timer, on_handshake_timeout, (uint64_t)timeout, 0);
+    resume_reading(c);
+}
+
+void rwp_client_drain(rwp_client *c)
+{
+    c->draining = 1;
+    if (c->state == CL_IDLE && rwp_inbuf_len(&c->in) == 0)
+        client_close(c, "shutdown");
+    else if (c->state == CL_HANDSHAKE || c->state == CL_AUTH_SWITCH)
+        client_close(c, "shutdown");
+}
+
+void rwp_client_abort(rwp_client *c, const char *reason)
+{
+    if (c->state == CL_CLOSING)
+        close_handles(c);
+    else
+        client_close(c, reason);
+}

@@ -1,0 +1,170 @@
+/*
+ * proxy/worker.c — worker threads (see worker.h): the listener, the loop, and graceful
+ * shutdown (stop accepting, let running commands finish up to shutdown_timeout_ms, then
+ * close what is left and end the loop).
+ */
+#include "proxy/worker.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proxy/client.h"
+#include "proxy/log.h"
+
+#define MAX_FREE_CHUNKS 256
+#define LISTEN_BACKLOG 1024
+
+/* A listening socket with SO_REUSEPORT, so every worker can bind the same address. */
+static int open_listen_socket(const char *host, int port, int *fd_out)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int rc = getaddrinfo(host, portstr, &hints, &res);
+    if (rc != 0)
+        return UV_EINVAL;
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        freeaddrinfo(res);
+        return -errno;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (bind(fd, res->ai_addr, res->ai_addrlen) != 0) {
+        int err = -errno;
+        close(fd);
+        freeaddrinfo(res);
+        return err;
+    }
+    freeaddrinfo(res);
+    *fd_out = fd;
+    return 0;
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    rwp_worker *w = server->data;
+    if (status < 0) {
+        log_warn("worker %d: accept: %s", w->index, uv_strerror(status));
+        return;
+    }
+    rwp_client_accept(w);
+}
+
+int rwp_worker_init(rwp_worker *w, rwp_proxy *p, int index)
+{
+    memset(w, 0, sizeof *w);
+    w->index = index;
+    w->proxy = p;
+    w->cfg = p->cfg;
+    rwp_chunk_pool_init(&w->chunks, MAX_FREE_CHUNKS);
+    int rc = uv_loop_init(&w->loop);
+    if (rc < 0)
+        return rc;
+    int fd = -1;
+    rc = open_listen_socket(p->cfg->listen_host, p->cfg->listen_port, &fd);
+    if (rc < 0)
+        return rc;
+    uv_tcp_init(&w->loop, &w->listener);
+    w->listener.data = w;
+    rc = uv_tcp_open(&w->listener, fd);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&w->listener, LISTEN_BACKLOG, on_connection);
+    w->listening = 1;
+    return rc;
+}
+
+static void close_if_open(uv_handle_t *h)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+/* Everything is closed: end the loop by closing the worker's own handles. */
+static void finish_if_empty(rwp_worker *w)
+{
+    if (!w->draining || w->nclients > 0)
+        return;
+    close_if_open((uv_handle_t *)&w->drain_timer);
+    close_if_open((uv_handle_t *)&w->wakeup);
+}
+
+static void on_drain_deadline(uv_timer_t *t)
+{
+    rwp_worker *w = t->data;
+    log_warn("worker %d: shutdown deadline reached, closing %zu connections", w->index, w->nclients);
+    for (rwp_client *c = w->clients; c; c = c->next)
+        rwp_client_abort(c, "shutdown deadline");
+}
+
+static void begin_drain(rwp_worker *w)
+{
+    if (w->draining)
+        return;
+    w->draining = 1;
+    if (w->listening) {
+        close_if_open((uv_handle_t *)&w->listener);
+        w->listening = 0;
+    }
+    int ms = w->cfg->shutdown_timeout_ms > 0 ? w->cfg->shutdown_timeout_ms : 10000;
+    uv_timer_start(&w->drain_timer, on_drain_deadline, (uint64_t)ms, 0);
+    rwp_client *next;
+    for (rwp_client *c = w->clients; c; c = next) {
+        next = c->next;
+        rwp_client_drain(c);
+    }
+    finish_if_empty(w);
+}
+
+static void on_wakeup(uv_async_t *a)
+{
+    rwp_worker *w = a->data;
+    if (atomic_load(&w->stop_requested))
+        begin_drain(w);
+}
+
+static void worker_main(void *arg)
+{
+    rwp_worker *w = arg;
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+int rwp_worker_start(rwp_worker *w)
+{
+    uv_async_init(&w->loop, &w->wakeup, on_wakeup);
+    w->wakeup.data = w;
+    uv_timer_init(&w->loop, &w->drain_timer);
+    w->drain_timer.data = w;
+    return uv_thread_create(&w->thread, worker_main, w);
+}
+
+void rwp_worker_request_stop(rwp_worker *w)
+{
+    atomic_store(&w->stop_requested, 1);
+    uv_async_send(&w->wakeup);
+}
+
+void rwp_worker_join(rwp_worker *w)
+{
+    uv_thread_join(&w->thread);
+    uv_run(&w->loop, UV_RUN_NOWAIT); /* run the last close callbacks */
+    if (uv_loop_close(&w->loop) != 0)
+        log_warn("worker %d: loop closed with handles still open", w->index);
+    rwp_chunk_pool_destroy(&w->chunks);
+}
+
+uint64_t rwp_worker_next_id(rwp_worker *w)
+{
+    uint64_t n = (uint64_t)w->proxy->nworkers;
+    return ++w->next_seq * n + (uint64_t)w->index;
+}
+
+void rwp_worker_client_gone(rwp_worker *w) { finish_if_empty(w); }
