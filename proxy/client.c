@@ -492,7 +492,7 @@ static int command_is_relayed(uint8_t cmd)
     switch (cmd) {
     case COM_QUERY: case COM_INIT_DB: case COM_FIELD_LIST: case COM_STATISTICS:
     case COM_PING: case COM_SET_OPTION: case COM_RESET_CONNECTION: case COM_REFRESH:
-    case COM_PROCESS_INFO: case COM_DEBUG:
+    case COM_DEBUG:
     case COM_STMT_PREPARE: case COM_STMT_EXECUTE: case COM_STMT_SEND_LONG_DATA:
     case COM_STMT_CLOSE: case COM_STMT_RESET: case COM_STMT_FETCH:
         return 1;
