@@ -92,6 +92,7 @@ typedef struct {
     uint32_t pkt_have;      /* payload bytes of it seen so far */
     uint8_t pkt_seq;        /* its sequence id */
     int in_continuation;    /* the current packet continues a 0xffffff one (not a new header) */
+    uint64_t logical_len;   /* payload bytes of the current logical packet so far */
     uint8_t first_byte;     /* first payload byte of the logical packet */
     int capturing;          /* copying this packet's payload into cap */
     size_t cap_len;         /* bytes in cap */

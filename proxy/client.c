@@ -370,7 +370,7 @@ static void start_backend_login(rwp_client *c)
     login.attrs_len = c->attrs_len;
     c->be = rwp_backend_open(w, s->name, s->host, s->port, &login, &client_backend_ops, c, c->id, c->user);
     char where[300];
-    snprintf(where, sizeof where, "%s (%s:%d)", s->name, s->host, s->port);
+    snprintf(where, sizeof where, "%.63s (%.200s:%d)", s->name, s->host, s->port);
     rwp_topo_release(t);
     if (!c->be)
         client_fail(c, c->auth_seq, ER_UNKNOWN_ERROR, "HY000", "rwproxy: cannot connect to %s", where);

@@ -1,0 +1,129 @@
+/*
+ * protocol/auth.c — mysql_native_password: hashing, scrambling, checking a client's reply
+ * and recovering SHA1(password) from it. Uses OpenSSL's libcrypto for SHA1 and randomness.
+ */
+#include "protocol/auth.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <string.h>
+
+void proto_sha1(const void *data, size_t len, uint8_t out[PROTO_SHA1_LEN])
+{
+    unsigned int n = 0;
+    EVP_Digest(data, len, out, &n, EVP_sha1(), NULL);
+}
+
+/* SHA1(a || b) */
+static void sha1_two(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+                     uint8_t out[PROTO_SHA1_LEN])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned int n = 0;
+    if (!ctx) {
+        memset(out, 0, PROTO_SHA1_LEN);
+        return;
+    }
+    EVP_DigestInit_ex(ctx, EVP_sha1(), NULL);
+    EVP_DigestUpdate(ctx, a, alen);
+    EVP_DigestUpdate(ctx, b, blen);
+    EVP_DigestFinal_ex(ctx, out, &n);
+    EVP_MD_CTX_free(ctx);
+}
+
+void proto_native_hash_password(const char *password, size_t len,
+                                uint8_t h1[PROTO_SHA1_LEN], uint8_t h2[PROTO_SHA1_LEN])
+{
+    proto_sha1(password, len, h1);
+    proto_sha1(h1, PROTO_SHA1_LEN, h2);
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int proto_native_parse_hash(const char *text, uint8_t h2[PROTO_SHA1_LEN])
+{
+    if (!text || text[0] != '*' || strlen(text) != 41)
+        return -1;
+    for (int i = 0; i < PROTO_SHA1_LEN; i++) {
+        int hi = hex_value(text[1 + 2 * i]), lo = hex_value(text[2 + 2 * i]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        h2[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+void proto_native_format_hash(const uint8_t h2[PROTO_SHA1_LEN], char out[42])
+{
+    static const char digits[] = "0123456789ABCDEF";
+    out[0] = '*';
+    for (int i = 0; i < PROTO_SHA1_LEN; i++) {
+        out[1 + 2 * i] = digits[h2[i] >> 4];
+        out[2 + 2 * i] = digits[h2[i] & 15];
+    }
+    out[41] = '\0';
+}
+
+void proto_native_scramble_h1(const uint8_t scramble[20], const uint8_t h1[PROTO_SHA1_LEN],
+                              uint8_t reply[PROTO_SHA1_LEN])
+{
+    uint8_t h2[PROTO_SHA1_LEN], mask[PROTO_SHA1_LEN];
+    proto_sha1(h1, PROTO_SHA1_LEN, h2);
+    sha1_two(scramble, 20, h2, PROTO_SHA1_LEN, mask);
+    for (int i = 0; i < PROTO_SHA1_LEN; i++)
+        reply[i] = h1[i] ^ mask[i];
+}
+
+int proto_native_check(const uint8_t scramble[20], const uint8_t *reply, size_t reply_len,
+                       const uint8_t h2[PROTO_SHA1_LEN], int has_password,
+                       uint8_t h1_out[PROTO_SHA1_LEN])
+{
+    if (!has_password) {
+        if (reply_len != 0)
+            return -1;
+        memset(h1_out, 0, PROTO_SHA1_LEN);
+        return 0;
+    }
+    if (reply_len != PROTO_SHA1_LEN)
+        return -1;
+    uint8_t mask[PROTO_SHA1_LEN], h1[PROTO_SHA1_LEN], check[PROTO_SHA1_LEN];
+    sha1_two(scramble, 20, h2, PROTO_SHA1_LEN, mask);
+    for (int i = 0; i < PROTO_SHA1_LEN; i++)
+        h1[i] = reply[i] ^ mask[i];
+    proto_sha1(h1, PROTO_SHA1_LEN, check);
+    if (proto_ct_memcmp(check, h2, PROTO_SHA1_LEN) != 0)
+        return -1;
+    memcpy(h1_out, h1, PROTO_SHA1_LEN);
+    return 0;
+}
+
+int proto_random_scramble(uint8_t *buf, size_t n)
+{
+    if (RAND_bytes(buf, (int)n) != 1)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t b = (uint8_t)(buf[i] & 0x7f);
+        if (b == 0 || b == '$')
+            b = (uint8_t)('A' + (buf[i] % 26));
+        buf[i] = b;
+    }
+    return 0;
+}
+
+int proto_ct_memcmp(const void *a, const void *b, size_t n)
+{
+    const uint8_t *x = a, *y = b;
+    uint8_t diff = 0;
+    for (size_t i = 0; i < n; i++)
+        diff |= (uint8_t)(x[i] ^ y[i]);
+    return diff != 0;
+}
