@@ -42,7 +42,8 @@
 #define K_INT(sec, name, st, field, def, lo, hi, doc) \
     {sec, name, "integer", def, 1, doc, RWP_CK_INT, offsetof(st, field), 0, sizeof(int), lo, hi, 0}
 #define K_BOOL(sec, name, field, def, doc) \
-    {sec, name, "boolean", def, 1, doc, RWP_CK_BOOL, offsetof(rwp_config, field), 0, sizeof(int), 0, 1, 0}
+    {sec, name, "boolean", def, 1, doc, RWP_CK_BOOL, offsetof(rwp_config, field), 0, sizeof(int), \
+     0, 1, 0}
 #define K_ENUM(sec, name, st, field, choices, def, doc) \
     {sec, name, choices, def, 1, doc, RWP_CK_ENUM, offsetof(st, field), 0, sizeof(int), 0, 0, 0}
 #define K_STR(sec, name, kind, type, st, field, def, minlen, req, doc) \
@@ -58,7 +59,8 @@ static const rwp_config_key key_table[] = {
     K_ENUM("proxy", "log_level", rwp_config, log_level, "error|warn|info|debug", "info",
            "most verbose log level written to stderr"),
     K_INT("proxy", "shutdown_timeout_ms", rwp_config, shutdown_timeout_ms, "10000", 1, 3600000,
-          "on SIGTERM/SIGINT, how long running statements may finish before connections are closed"),
+          "on SIGTERM/SIGINT, how long running statements may finish before connections are "
+          "closed"),
     K_LISTEN("admin", "listen", admin_host, admin_port, "127.0.0.1:6032", 0,
              "address of the admin port (MySQL protocol)"),
     K_STR("admin", "user", RWP_CK_STRING, "string", rwp_config, admin_user, "admin", 1, 0,
@@ -66,8 +68,8 @@ static const rwp_config_key key_table[] = {
     K_STR("admin", "password", RWP_CK_PASSWORD, "password", rwp_config, admin_password, "", 0, 0,
           "password for the admin port; empty means no password — set one"),
     K_STR("monitor", "user", RWP_CK_STRING, "string", rwp_config, monitor_user, NULL, 1, 1,
-          "user the monitor logs into every server with (required; needs SUPER or READ_ONLY "
-          "ADMIN, REPLICATION SLAVE ADMIN and PROCESS for failover)"),
+          "user the monitor logs into every server with (required; its privileges: see "
+          "docs/config.md)"),
     K_STR("monitor", "password", RWP_CK_PASSWORD, "password", rwp_config, monitor_password, "", 0,
           0, "password of the monitor user"),
     K_INT("monitor", "interval_ms", rwp_config, monitor_interval_ms, "500", 100, 3600000,
@@ -104,7 +106,8 @@ static const rwp_config_key key_table[] = {
            "read-your-writes: global (every write through this rwproxy), session (the "
            "client's own), eventual (none)"),
     K_INT("routing", "causal_timeout_ms", rwp_config, causal_timeout_ms, "1000", 0, 600000,
-          "longest wait for a replica to catch up (MASTER_GTID_WAIT) before reading from the master"),
+          "longest wait for a replica to catch up (MASTER_GTID_WAIT) before reading from the "
+          "master"),
     K_INT("limits", "max_client_connections", rwp_config, max_client_connections, "10000", 0,
           1000000, "client connections accepted at once (0 = unlimited); more get ERR 1040"),
     K_INT("limits", "handshake_timeout_ms", rwp_config, handshake_timeout_ms, "10000", 100,
@@ -118,7 +121,7 @@ static const rwp_config_key key_table[] = {
           "host name or IP address of the server (required)"),
     K_INT("server.NAME", "port", rwp_server_cfg, port, "3306", 1, 65535, "TCP port of the server"),
     K_INT("server.NAME", "weight", rwp_server_cfg, weight, "1", 0, 1000,
-          "share of reads with balance = weighted (0: no reads unless no other replica)"),
+          "relative share of reads when balance = weighted"),
     K_INT("server.NAME", "max_connections", rwp_server_cfg, max_connections, "0", 0, 1000000,
           "backend connections rwproxy opens to it at most (0 = unlimited)"),
     K_ENUM("server.NAME", "promotion", rwp_server_cfg, promotion_never, "always|never", "always",
@@ -137,7 +140,8 @@ static const rwp_config_key key_table[] = {
 #define NKEYS (sizeof key_table / sizeof key_table[0])
 
 /* The enums map straight onto the order of the words in the table's choices. */
-_Static_assert(RWP_LOGL_ERROR == 0 && RWP_LOGL_DEBUG == 3, "log_level order: error|warn|info|debug");
+_Static_assert(RWP_LOGL_ERROR == 0 && RWP_LOGL_DEBUG == 3,
+               "log_level order: error|warn|info|debug");
 _Static_assert(RWP_BALANCE_WEIGHTED == 2, "balance order: least_connections|round_robin|weighted");
 _Static_assert(RWP_CONSISTENCY_GLOBAL == 2, "consistency order: eventual|session|global");
 
@@ -275,7 +279,8 @@ static int parse_listen(const char *v, char *host, size_t hostsz, int *port, cha
         if (!hend)
             return snprintf(msg, mlen, "'%.64s': expected host:port", v), -1;
         if (memchr(v, ':', (size_t)(hend - v)))
-            return snprintf(msg, mlen, "'%.64s': an IPv6 address needs brackets, e.g. [::1]:6033", v), -1;
+            return snprintf(msg, mlen, "'%.64s': an IPv6 address needs brackets: [::1]:6033",
+                            v), -1;
         portstr = hend + 1;
     }
     size_t hlen = (size_t)(hend - h);
@@ -401,7 +406,8 @@ static int set_value(const rwp_config_key *k, void *obj, const char *v, const ch
         return set_number(k, field, v, msg, mlen);
     case RWP_CK_BOOL:
         if (parse_bool(v, (int *)field) != 0)
-            return snprintf(msg, mlen, "'%.64s': expected on/off, yes/no, true/false or 1/0", v), -1;
+            return snprintf(msg, mlen, "'%.64s': expected on/off, yes/no, true/false or 1/0",
+                            v), -1;
         return 0;
     case RWP_CK_ENUM: {
         int idx = parse_enum(k->type, v);
@@ -456,7 +462,9 @@ void rwp_config_format_value(const rwp_config_key *k, const void *obj, char *buf
     case RWP_CK_BOOL: snprintf(buf, len, "%s", *(const int *)field ? "on" : "off"); break;
     case RWP_CK_ENUM: enum_name(k->type, *(const int *)field, buf, len); break;
     case RWP_CK_PASSWORD: snprintf(buf, len, "%s", *field ? "***" : ""); break;
-    case RWP_CK_USER_PASSWORD: snprintf(buf, len, "%s", u->has_h1 && u->has_password ? "***" : ""); break;
+    case RWP_CK_USER_PASSWORD:
+        snprintf(buf, len, "%s", u->has_h1 && u->has_password ? "***" : "");
+        break;
     case RWP_CK_USER_HASH: snprintf(buf, len, "%s", u->has_h1 ? "" : "***"); break;
     default: snprintf(buf, len, "%s", field); break;
     }
@@ -478,6 +486,7 @@ typedef struct {
     const char *tsection;  /* key_table section its keys belong to */
     int line;              /* line of the header */
     int index;             /* index into servers / users */
+    int first;             /* index in secs of the first section of this name (fixed ones) */
     int key_lines[NKEYS];  /* line where each table key was set (0 = not set) */
 } sec_meta;
 
@@ -500,11 +509,12 @@ typedef struct {
     size_t errlen;         /* its size */
 } parse_state;
 
-static void perr(parse_state *ps, int line, const char *section, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+static void perr(parse_state *ps, int line, const char *section, const char *key,
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Record an error; the first one is written to ps->err as "FILE:LINE: [section] key: msg". */
-static void perr(parse_state *ps, int line, const char *section, const char *key, const char *fmt, ...)
+static void perr(parse_state *ps, int line, const char *section, const char *key,
+                 const char *fmt, ...)
 {
     if (ps->nerrors++ > 0 || !ps->err || ps->errlen == 0)
         return;
@@ -570,13 +580,12 @@ static const sec_meta *find_section(const parse_state *ps, sec_kind kind, const 
     return NULL;
 }
 
+/* A fixed section may be repeated: its keys then merge into the first one's (and a key
+ * given in both is a duplicate). */
 static void open_fixed(parse_state *ps, sec_meta *m)
 {
     const sec_meta *prev = find_section(ps, SEC_FIXED, m->name);
-    if (prev) {
-        perr(ps, m->line, m->name, NULL, "duplicate section (first on line %d)", prev->line);
-        return;
-    }
+    m->first = prev ? (int)(prev - ps->secs) : ps->cur;
     m->kind = SEC_FIXED;
     for (size_t i = 0; i < NKEYS; i++)
         if (!strcmp(key_table[i].section, m->name))
@@ -589,7 +598,8 @@ static void open_server(parse_state *ps, sec_meta *m, const char *sname)
     for (int i = 0; i < c->nservers; i++)
         if (!strcmp(c->servers[i].name, sname)) {
             const sec_meta *prev = find_section(ps, SEC_SERVER, m->name);
-            perr(ps, m->line, m->name, NULL, "duplicate server (first on line %d)", prev ? prev->line : 0);
+            perr(ps, m->line, m->name, NULL, "duplicate server (first on line %d)",
+                 prev ? prev->line : 0);
             return;
         }
     if (c->nservers >= RWP_MAX_SERVERS) {
@@ -693,7 +703,8 @@ static void on_section_line(parse_state *ps, const char *line)
 static void finish_line(parse_state *ps)
 {
     if (ps->line_is_key && !ps->handler_called)
-        perr(ps, ps->line, NULL, NULL, "syntax error: expected 'key = value', '[section]' or a comment");
+        perr(ps, ps->line, NULL, NULL,
+             "syntax error: expected 'key = value', '[section]' or a comment");
     ps->line_is_key = 0;
     ps->handler_called = 0;
 }
@@ -774,17 +785,19 @@ static int on_key(void *user, const char *section, const char *name, const char 
     sec_meta *m = &ps->secs[ps->cur];
     if (m->kind == SEC_BAD)
         return 1;
+    int *key_lines = ps->secs[m->kind == SEC_FIXED ? m->first : ps->cur].key_lines;
     size_t idx;
     const rwp_config_key *k = find_key(m->tsection, name, &idx);
     if (!k) {
         perr(ps, ps->line, m->name, name, "unknown key");
         return 1;
     }
-    if (m->key_lines[idx]) {
-        perr(ps, ps->line, m->name, name, "duplicate key (first set on line %d)", m->key_lines[idx]);
+    if (key_lines[idx]) {
+        perr(ps, ps->line, m->name, name, "duplicate key (first set on line %d)",
+             key_lines[idx]);
         return 1;
     }
-    m->key_lines[idx] = ps->line;
+    key_lines[idx] = ps->line;
     char v[512], msg[512];
     snprintf(v, sizeof v, "%s", value ? value : "");
     strip_hash_comment(v);
@@ -816,7 +829,8 @@ static void check_missing_fixed(parse_state *ps)
 {
     for (size_t i = 0; i < NKEYS; i++) {
         const rwp_config_key *k = &key_table[i];
-        if (!k->required || !is_fixed_section(k->section) || find_section(ps, SEC_FIXED, k->section))
+        if (!k->required || !is_fixed_section(k->section) ||
+            find_section(ps, SEC_FIXED, k->section))
             continue;
         perr(ps, 0, k->section, k->key, "missing (required; no [%s] section)", k->section);
     }
@@ -855,7 +869,8 @@ static void check_server_addresses(parse_state *ps, const sec_meta *m)
     const rwp_server_cfg *s = &c->servers[m->index];
     for (int j = 0; j < m->index; j++)
         if (c->servers[j].port == s->port && !strcmp(c->servers[j].host, s->host) && s->host[0]) {
-            perr(ps, m->line, m->name, "host", "same host and port as [server.%s]", c->servers[j].name);
+            perr(ps, m->line, m->name, "host", "same host and port as [server.%s]",
+                 c->servers[j].name);
             return;
         }
 }
@@ -890,7 +905,7 @@ static void validate(parse_state *ps)
 {
     for (int i = 0; i < ps->nsecs; i++) {
         const sec_meta *m = &ps->secs[i];
-        if (m->kind == SEC_BAD)
+        if (m->kind == SEC_BAD || (m->kind == SEC_FIXED && m->first != i))
             continue;
         check_required(ps, m);
         if (m->kind == SEC_USER)

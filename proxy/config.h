@@ -64,7 +64,7 @@ typedef struct rwp_config {
     char repl_password[256];        /* [replication] password */
     int hold_ms;                    /* [failover] hold_ms: writes held while no master */
     int switchover_hold_ms;         /* [failover] switchover_hold_ms */
-    char promotion_sql[1024];       /* [failover] promotion_sql: SQL file run on promotion ("" = none) */
+    char promotion_sql[1024];       /* [failover] promotion_sql: SQL file for promotions ("" = none) */
     int max_lag_s;                  /* [routing] max_lag_s: replicas further behind get no reads */
     int balance;                    /* [routing] balance: RWP_BALANCE_* */
     int consistency;                /* [routing] consistency: RWP_CONSISTENCY_* */

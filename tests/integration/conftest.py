@@ -46,10 +46,11 @@ def pymysql_connect(port, **kw):
 
 @pytest.fixture(scope="session")
 def workdir(request):
-    """Session temp dir (sandbox, configs, logs); removed only if no test failed."""
+    """Session temp dir (sandbox, configs, logs); removed only if no test failed
+    (and RWP_KEEP_TMP is not set)."""
     d = tempfile.mkdtemp(prefix="rwp-")
     yield d
-    if request.session.testsfailed == 0:
+    if request.session.testsfailed == 0 and not os.environ.get("RWP_KEEP_TMP"):
         shutil.rmtree(d, ignore_errors=True)
     else:
         sys.stderr.write("\nintegration: keeping %s for inspection\n" % d)

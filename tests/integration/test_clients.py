@@ -237,7 +237,7 @@ def stream_rows(port, sql):
                 h.update(repr(row).encode())
         with c.cursor() as cur:  # the connection is usable after the stream
             cur.execute("SELECT 'after'")
-            after = cur.fetchall()
+            after = tuple(cur.fetchall())
         return n, total, h.hexdigest(), after
     finally:
         c.close()
@@ -278,7 +278,7 @@ def raw_prepared_scenario(port, deprecate_eof):
     out = []
     c = mysqlraw.connect(HOST, port, deprecate_eof=deprecate_eof)
     try:
-        out.append(c.query1("DROP TABLE IF EXISTS ps_t").summary())
+        c.query1("DROP TABLE IF EXISTS ps_t")  # not recorded: warns only if it existed
         out.append(c.query1("CREATE TABLE ps_t (id INT AUTO_INCREMENT PRIMARY KEY, s VARCHAR(50), "
                             "n BIGINT, d DOUBLE, b BLOB)").summary())
         ins = c.prepare("INSERT INTO ps_t (s, n, d, b) VALUES (?, ?, ?, ?)")

@@ -2,8 +2,8 @@
  * tests/unit/test_config.c — cmocka tests of proxy/config.c: a full valid file, defaults,
  * every class of error (each naming file, line, section and key), password and
  * password_hash handling, lookups, the dump (passwords hidden), restart_needed, the key
- * table's own consistency, and that docs/config.md and configs/*.ini agree with the table
- * (checked when the test runs from the repository root, as `make unit` does).
+ * table's own consistency, and that docs/config.md and the shipped configs/ files agree
+ * with the table (checked when the test runs from the repository root, as `make unit` does).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -280,10 +280,7 @@ static void test_booleans(void **state)
     (void)state;
     const char *on[] = {"on", "yes", "true", "1", "ON", "True"};
     const char *off[] = {"off", "no", "false", "0", "Off", "NO"};
-    char extra[128];
     for (size_t i = 0; i < 6; i++) {
-        snprintf(extra, sizeof extra, "[routing]\n[monitor2]\n");
-        snprintf(extra, sizeof extra, "[failover]\n");
         char text[512];
         snprintf(text, sizeof text, "[monitor]\nuser = m\nauto_failover = %s\n[server.a]\nhost = h\n", on[i]);
         rwp_config *c = parse_ok(text);
@@ -375,7 +372,6 @@ static void test_error_bad_int_and_range(void **state)
                                "t.ini:7: [server.db2] port: 70000 is out of range (1..65535)");
     expect_error_after_minimal("[server.db2]\nhost = h\nweight = 1001\n", "out of range (0..1000)");
     expect_error_after_minimal("[server.db2]\nhost = h\nweight = -1\n", "out of range (0..1000)");
-    expect_error_after_minimal("[monitor2]\n", "unknown section");
     expect_error_after_minimal("[routing]\nbalance = random\n",
                                "t.ini:6: [routing] balance: 'random': expected one of least_connections|round_robin|weighted");
     expect_error_after_minimal("[proxy]\nlog_level = verbose\n", "expected one of error|warn|info|debug");
@@ -431,8 +427,18 @@ static void test_error_duplicates(void **state)
     (void)state;
     expect_error_after_minimal("[proxy]\nthreads = 2\nthreads = 3\n",
                                "t.ini:7: [proxy] threads: duplicate key (first set on line 6)");
-    expect_error_after_minimal("[proxy]\nthreads = 2\n[proxy]\nlog_level = info\n",
-                               "t.ini:7: [proxy]: duplicate section (first on line 5)");
+    /* a repeated fixed section merges into the first; a key in both is a duplicate */
+    expect_error_after_minimal("[proxy]\nthreads = 2\n[proxy]\nthreads = 3\n",
+                               "t.ini:8: [proxy] threads: duplicate key (first set on line 6)");
+    rwp_config *c = parse_minimal_plus("[proxy]\nthreads = 2\n[routing]\n[proxy]\nlog_level = warn\n"
+                                       "[monitor]\nfailcount = 7\n");
+    assert_int_equal(c->threads, 2);
+    assert_int_equal(c->log_level, RWP_LOGL_WARN);
+    assert_int_equal(c->monitor_failcount, 7);
+    assert_string_equal(c->monitor_user, "monitor");
+    rwp_config_free(c);
+    expect_error("[monitor]\npassword = x\n[server.db1]\nhost = h\n[monitor]\nuser =\n",
+                 "t.ini:6: [monitor] user: must not be empty");
     expect_error_after_minimal("[user.app]\npassword = a\n[user.zz]\npassword = b\n[user.app]\npassword = c\n",
                                "t.ini:9: [user.app]: duplicate user (first on line 5)");
     expect_error_after_minimal("[server.db2]\nhost = h\nhost = i\n", "t.ini:7: [server.db2] host: duplicate key");
@@ -649,7 +655,7 @@ static void test_dump_hides_passwords(void **state)
     rwp_config_free(c);
 }
 
-/* The dump, written back as a file, parses to the same dump (passwords aside). */
+/* Only listen, threads and admin listen need a restart; everything else reloads. */
 static void test_restart_needed(void **state)
 {
     (void)state;
