@@ -28,6 +28,10 @@ static void greeting_decode_tail(proto_reader *r, proto_greeting *out, uint8_t a
         size_t part2 = auth_data_len > GREETING_SCRAMBLE1 + 1 ? auth_data_len - GREETING_SCRAMBLE1 : 13;
         if (part2 > proto_rd_left(r))
             part2 = proto_rd_left(r);
+        if (part2 < 12) { /* the capabilities promise a 20-byte scramble */
+            r->err = 1;
+            return;
+        }
         const uint8_t *p = proto_rd_bytes(r, part2);
         size_t use = part2 > 12 ? 12 : part2;
         if (p && use > 0 && p[use - 1] == 0)
@@ -181,9 +185,11 @@ proto_status proto_handshake_response_decode(const uint8_t *payload, size_t len,
     out->auth = read_auth_field(&r, out->capabilities, &out->auth_len);
     if (r.err)
         return PROTO_ERROR;
-    if ((out->capabilities & CLIENT_CONNECT_WITH_DB) &&
-        read_opt_name(&r, &out->db, &out->db_len) != 0)
-        return PROTO_ERROR;
+    if ((out->capabilities & CLIENT_CONNECT_WITH_DB) && proto_rd_left(&r) > 0) {
+        out->db = (const char *)proto_rd_cstr(&r, &out->db_len);
+        if (r.err || out->db_len > PROTO_MAX_NAME)
+            return PROTO_ERROR;
+    }
     if (out->db && out->db_len == 0)
         out->db = NULL;
     if ((out->capabilities & CLIENT_PLUGIN_AUTH) &&
@@ -274,8 +280,8 @@ proto_status proto_change_user_decode(const uint8_t *payload, size_t len, uint32
     }
     if (r.err)
         return PROTO_ERROR;
-    const char *db = NULL;
-    if (read_opt_name(&r, &db, &out->db_len) != 0)
+    const char *db = (const char *)proto_rd_cstr(&r, &out->db_len);
+    if (r.err || out->db_len > PROTO_MAX_NAME)
         return PROTO_ERROR;
     if (db)
         out->db = db;

@@ -29,12 +29,11 @@ proto_status proto_ok_decode(const uint8_t *payload, size_t len, uint32_t caps, 
         return PROTO_ERROR;
     if (proto_rd_left(&r) == 0)
         return PROTO_OK;
+    /* servers write the info as a length-encoded string whatever the capabilities say */
+    out->info = proto_rd_lenenc_str(&r, &out->info_len);
     if (caps & CLIENT_SESSION_TRACK) {
-        out->info = proto_rd_lenenc_str(&r, &out->info_len);
         if (!r.err && (out->status & SERVER_SESSION_STATE_CHANGED) && proto_rd_left(&r) > 0)
             out->track = proto_rd_lenenc_str(&r, &out->track_len);
-    } else {
-        out->info = proto_rd_rest(&r, &out->info_len);
     }
     return r.err ? PROTO_ERROR : PROTO_OK;
 }
@@ -62,7 +61,7 @@ proto_status proto_err_decode(const uint8_t *payload, size_t len, proto_err *out
 proto_status proto_eof_decode(const uint8_t *payload, size_t len, proto_eof *out)
 {
     memset(out, 0, sizeof *out);
-    if (len < 1 || payload[0] != PKT_EOF || len >= EOF_MAX_PAYLOAD)
+    if (len < 1 || payload[0] != PKT_EOF || len >= EOF_MAX_PAYLOAD || (len > 1 && len < 5))
         return PROTO_ERROR;
     if (len >= 5) {
         out->warnings = proto_u16(payload + 1);
@@ -117,7 +116,7 @@ int proto_ok_encode(proto_writer *w, uint8_t seq, uint64_t affected, uint64_t in
         if (ilen)
             proto_wr_lenenc_str(w, info, ilen);
     } else if (ilen) {
-        proto_wr_bytes(w, info, ilen);
+        proto_wr_lenenc_str(w, info, ilen);
     }
     return proto_wr_finish(w, seq);
 }
@@ -170,6 +169,9 @@ static int track_decode_data(proto_track_entry *e)
         e->value = proto_rd_lenenc_str(&r, &e->value_len);
         break;
     case SESSION_TRACK_STATE_CHANGE:
+        e->value = e->data; /* MariaDB sends a bare "1", not a length-encoded string */
+        e->value_len = e->len;
+        break;
     case SESSION_TRACK_TRANSACTION_STATE:
     case SESSION_TRACK_TRANSACTION_CHARACTERISTICS:
         e->value = proto_rd_lenenc_str(&r, &e->value_len);

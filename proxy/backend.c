@@ -50,6 +50,8 @@ static void backend_set_state(rwp_backend *be, rwp_backend_state st)
 static void on_closed(uv_handle_t *h)
 {
     rwp_backend *be = h->data;
+    if (be->worker->proxy->server_conns && be->server >= 0)
+        atomic_fetch_sub(&be->worker->proxy->server_conns[be->server], 1);
     rwp_inbuf_free(&be->in);
     free(be->login.attrs);
     free(be);
@@ -109,6 +111,8 @@ static uint32_t login_caps(const rwp_backend *be, uint32_t server_caps)
                     CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH |
                     CLIENT_TRANSACTIONS;
     caps |= server_caps & CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA;
+    if (be->login.want_session_track)
+        caps |= server_caps & CLIENT_SESSION_TRACK;
     if (be->login.db[0])
         caps |= CLIENT_CONNECT_WITH_DB;
     if (be->login.attrs && (server_caps & CLIENT_CONNECT_ATTRS))
@@ -344,7 +348,7 @@ static void on_connected(uv_connect_t *req, int status)
 
 /* ---- public API ---- */
 
-rwp_backend *rwp_backend_open(rwp_worker *w, const char *name, const char *host, int port,
+rwp_backend *rwp_backend_open(rwp_worker *w, int server, const char *name, const char *host, int port,
                               const rwp_login *login, const rwp_backend_ops *ops, void *owner,
                               uint64_t log_id, const char *log_user)
 {
@@ -356,6 +360,7 @@ rwp_backend *rwp_backend_open(rwp_worker *w, const char *name, const char *host,
     if (!be)
         return NULL;
     be->worker = w;
+    be->server = server;
     be->ops = ops;
     be->owner = owner;
     be->port = port;
@@ -377,6 +382,8 @@ rwp_backend *rwp_backend_open(rwp_worker *w, const char *name, const char *host,
     be->tcp.data = be;
     be->connect_req.data = be;
     w->stats.backend_connects++;
+    if (w->proxy->server_conns && server >= 0)
+        atomic_fetch_add(&w->proxy->server_conns[server], 1);
     int rc = uv_tcp_connect(&be->connect_req, &be->tcp, (const struct sockaddr *)&addr, on_connected);
     if (rc < 0) {
         BLOG(RWP_LOGL_WARN, be, "connect to %s:%d: %s", host, port, uv_strerror(rc));

@@ -19,6 +19,16 @@
 typedef struct rwp_worker rwp_worker;
 typedef struct rwp_backend rwp_backend;
 
+/* Purposes of commands rwproxy sends on its own (their answers are not relayed). */
+enum {
+    RWP_INT_NONE = 0,    /* a client's command */
+    RWP_INT_REPLAY,      /* replaying a session history entry */
+    RWP_INT_PREPARE,     /* preparing a statement lazily on this server */
+    RWP_INT_GTID_WAIT,   /* waiting for a GTID before a causal read */
+    RWP_INT_TRACK,       /* setting up session tracking of last_gtid */
+    RWP_INT_CLOSE        /* closing a statement (no answer) */
+};
+
 /* Backend connection states. */
 typedef enum {
     BE_CONNECTING = 0, /* TCP connect in progress */
@@ -60,6 +70,7 @@ typedef struct {
     uint32_t caps;             /* capabilities negotiated with the client */
     uint8_t *attrs;            /* connect attributes block (owned copy) or NULL */
     size_t attrs_len;          /* its length */
+    int want_session_track;    /* ask for CLIENT_SESSION_TRACK even if the client did not */
 } rwp_login;
 
 struct rwp_backend {
@@ -80,12 +91,18 @@ struct rwp_backend {
     proto_walker walker;       /* walks the answer of the command in flight */
     int reading;               /* uv_read_start active */
     int paused;                /* reads paused for backpressure */
+    int server;                /* index of the server in the configuration / topology */
+    size_t replayed;           /* entries of the owner's session history this connection has run */
+    int internal;              /* the command in flight is rwproxy's own (RWP_INT_*): answer not relayed */
+    int internal_err;          /* that internal command was answered with ERR */
+    uint32_t internal_stmt_id; /* statement id from an internal prepare */
+    int track_ready;           /* last_gtid session tracking is set up on this connection */
     uint64_t log_id;           /* owner's connection id for log lines */
     const char *log_user;      /* owner's user for log lines (owned by the owner) */
 };
 
 /* Open a connection; the owner's callbacks report the outcome. login->attrs is copied. */
-rwp_backend *rwp_backend_open(rwp_worker *w, const char *name, const char *host, int port,
+rwp_backend *rwp_backend_open(rwp_worker *w, int server, const char *name, const char *host, int port,
                               const rwp_login *login, const rwp_backend_ops *ops, void *owner,
                               uint64_t log_id, const char *log_user);
 /* Send a command (complete bytes, header included) and start walking its answer. */

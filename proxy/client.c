@@ -368,7 +368,7 @@ static void start_backend_login(rwp_client *c)
     login.caps = c->caps;
     login.attrs = c->attrs;
     login.attrs_len = c->attrs_len;
-    c->be = rwp_backend_open(w, s->name, s->host, s->port, &login, &client_backend_ops, c, c->id, c->user);
+    c->be = rwp_backend_open(w, t->writer, s->name, s->host, s->port, &login, &client_backend_ops, c, c->id, c->user);
     char where[300];
     snprintf(where, sizeof where, "%.63s (%.200s:%d)", s->name, s->host, s->port);
     rwp_topo_release(t);

@@ -129,6 +129,12 @@ int main(int argc, char **argv)
     proxy.cfg = cfg;
     proxy.nworkers = cfg->threads > 0 ? cfg->threads : 1;
     rwp_topo_slot_init(&proxy.topo);
+    pthread_mutex_init(&proxy.gtid_mu, NULL);
+    proxy.server_conns = calloc((size_t)cfg->nservers, sizeof *proxy.server_conns);
+    if (!proxy.server_conns) {
+        log_error("out of memory");
+        return 1;
+    }
     log_info("rwproxy %s starting: %d workers, %d servers, listening on %s:%d", RWPROXY_VERSION,
              proxy.nworkers, cfg->nservers, cfg->listen_host, cfg->listen_port);
     rwp_monitor *mon = rwp_monitor_start(cfg, &proxy.topo);
@@ -156,6 +162,8 @@ int main(int argc, char **argv)
     rwp_monitor_stop(mon);
     rwp_topo_slot_destroy(&proxy.topo);
     free(proxy.workers);
+    free(proxy.server_conns);
+    pthread_mutex_destroy(&proxy.gtid_mu);
     rwp_config_free(cfg);
     mysql_library_end();
     return rc;

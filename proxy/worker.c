@@ -6,6 +6,7 @@
 #include "proxy/worker.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
@@ -65,7 +66,11 @@ int rwp_worker_init(rwp_worker *w, rwp_proxy *p, int index)
     w->index = index;
     w->proxy = p;
     w->cfg = p->cfg;
+    w->rng = 0x9E3779B97F4A7C15ull ^ ((uint64_t)(index + 1) * 0x100000001B3ull) ^ (uint64_t)uv_hrtime();
     rwp_chunk_pool_init(&w->chunks, MAX_FREE_CHUNKS);
+    w->known = calloc((size_t)p->cfg->nservers, sizeof *w->known);
+    if (!w->known)
+        return UV_ENOMEM;
     int rc = uv_loop_init(&w->loop);
     if (rc < 0)
         return rc;
@@ -159,6 +164,8 @@ void rwp_worker_join(rwp_worker *w)
     if (uv_loop_close(&w->loop) != 0)
         log_warn("worker %d: loop closed with handles still open", w->index);
     rwp_chunk_pool_destroy(&w->chunks);
+    free(w->known);
+    w->known = NULL;
 }
 
 uint64_t rwp_worker_next_id(rwp_worker *w)

@@ -14,6 +14,7 @@
 #include "proxy/chunk.h"
 #include "proxy/config.h"
 #include "proxy/topology.h"
+#include "router/gtid.h"
 
 typedef struct rwp_client rwp_client;
 typedef struct rwp_proxy rwp_proxy;
@@ -44,6 +45,9 @@ typedef struct rwp_worker {
     rwp_client *clients;       /* all live clients (doubly linked) */
     size_t nclients;           /* how many */
     uint64_t next_seq;         /* per-worker connection counter (ids interleave workers) */
+    uint32_t rr_next;          /* round-robin position for replica choice */
+    uint64_t rng;              /* xorshift state for weighted replica choice */
+    rwr_gtid_pos *known;       /* per server: a GTID position it is known to have reached */
     rwp_worker_stats stats;    /* counters */
     uint8_t scratch[16384];    /* per-worker scratch for building small packets */
 } rwp_worker;
@@ -55,6 +59,9 @@ struct rwp_proxy {
     rwp_worker *workers;       /* nworkers workers */
     int nworkers;              /* how many */
     atomic_size_t nclients;    /* client connections across all workers (for the limit) */
+    atomic_int *server_conns;  /* per configured server: backend connections open to it */
+    pthread_mutex_t gtid_mu;   /* guards gtid */
+    rwr_gtid_pos gtid;         /* newest write committed through this rwproxy (consistency=global) */
 };
 
 /* Bind this worker's listener. Returns 0 or a negative libuv error. Called on the main thread

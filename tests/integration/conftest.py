@@ -7,6 +7,7 @@ the end even on failure, the dir removed when every test passed), the shared rwp
 (`direct_conn` to the master, `proxy_conn` through rwproxy, PyMySQL), and the after-each-test
 check that the shared proxy is alive and still serves a fresh client.
 """
+import itertools
 import os
 import shutil
 import signal
@@ -27,6 +28,7 @@ import sandbox as sb  # noqa: E402
 RWPROXY_BIN = os.environ.get("RWPROXY_BIN") or os.path.join(REPO, "build", "bin", "rwproxy")
 HOST = "127.0.0.1"
 APP_USER, APP_PW, APP_DB = "app", "app_pw", "test"
+KEEP_WORKDIR = {"reason": None}  # set when a session fixture's teardown found a failure
 
 
 def log_tail(text, n=60):
@@ -50,7 +52,8 @@ def workdir(request):
     (and RWP_KEEP_TMP is not set)."""
     d = tempfile.mkdtemp(prefix="rwp-")
     yield d
-    if request.session.testsfailed == 0 and not os.environ.get("RWP_KEEP_TMP"):
+    if (request.session.testsfailed == 0 and not KEEP_WORKDIR["reason"]
+            and not os.environ.get("RWP_KEEP_TMP")):
         shutil.rmtree(d, ignore_errors=True)
     else:
         sys.stderr.write("\nintegration: keeping %s for inspection\n" % d)
@@ -110,6 +113,8 @@ def proxy(sandbox, workdir):
     finally:
         was_alive = proc.alive()
         rc = proc.stop(signal.SIGTERM)
+        if not was_alive or rc != 0:
+            KEEP_WORKDIR["reason"] = "rwproxy exit %s" % rc
     assert was_alive, "rwproxy had died before the end of the session (exit %s); log tail:\n%s" % (
         rc, log_tail(proc.log_text()))
     assert rc == 0, "rwproxy exited %s on SIGTERM; log tail:\n%s" % (rc, log_tail(proc.log_text()))
@@ -153,9 +158,13 @@ def proxy_conn(proxy):
 
 @pytest.fixture(autouse=True)
 def proxy_still_serves(request):
-    """After every test that used the shared proxy: it is alive and answers a new client."""
+    """Around every test that uses the shared proxy: it is alive before (else the test fails
+    with the log tail), and after it, it is alive and answers a new client."""
+    uses_proxy = "proxy" in request.fixturenames
+    if uses_proxy:
+        request.getfixturevalue("proxy").check_alive()
     yield
-    if "proxy" not in request.fixturenames:
+    if not uses_proxy:
         return
     shared = request.getfixturevalue("proxy")
     shared.check_alive()
@@ -180,15 +189,16 @@ def endpoints(sandbox, proxy):
     return {"direct": sandbox.master.port, "proxy": proxy.port}
 
 
+_OWN_PROXY_SEQ = itertools.count(1)
+
+
 @pytest.fixture
 def proxy_factory(sandbox, workdir):
     """Factory for private rwproxy processes (test_lifecycle); any left running is killed."""
     made = []
-    counter = [0]
 
     def make(threads=2, extra=""):
-        counter[0] += 1
-        name = "rwproxy-own-%d-%d" % (os.getpid(), len(os.listdir(workdir)) + counter[0])
+        name = "rwproxy-own-%d" % next(_OWN_PROXY_SEQ)
         proc = start_proxy(sandbox, workdir, name, threads=threads, extra=extra)
         made.append(proc)
         return proc

@@ -694,6 +694,12 @@ class RawConn:
         self.send_command(COM_QUERY, sql)
         return self.read_response()
 
+    def query_result_values(self):
+        """Read one single-result answer and return its decoded rows."""
+        res = self.read_response()
+        assert len(res) == 1 and res[0].kind == "rs", res
+        return res[0].values()
+
     def query1(self, sql):
         """COM_QUERY expecting one result; returns it."""
         res = self.query(sql)

@@ -111,6 +111,39 @@ def test_pipelined_mixed_commands(endpoints):
     assert_same(direct, through)
 
 
+def pipelined_big_then_quit(port):
+    """One write: a 17 MiB query, a 100k-row query, a small one and COM_QUIT. (Nothing may
+    follow COM_QUIT: the server closes with unread bytes, which resets the connection.)"""
+    big = b"SELECT LENGTH('" + b"q" * (17 * 1024 * 1024) + b"')"
+    c = raw(port, timeout=120)
+    try:
+        data = c.command_bytes(mysqlraw.COM_QUERY, big)
+        data += c.command_bytes(mysqlraw.COM_QUERY, "SELECT seq FROM seq_1_to_100000")
+        data += c.command_bytes(mysqlraw.COM_QUERY, "SELECT 'small'")
+        data += c.command_bytes(mysqlraw.COM_QUIT)
+        c.sock.sendall(data)
+        out = []
+        c.expect_next_answer(2)  # the 17 MiB command took two packets
+        out.append(c.query_result_values())
+        c.expect_next_answer()
+        rs = c.read_response()
+        out.append((len(rs[0].rows), rs[0].rows[-1]))
+        c.expect_next_answer()
+        out.append(c.query_result_values())
+        out.append(c.wait_closed())
+        return out
+    finally:
+        c.close()
+
+
+def test_pipelined_big_packets_and_quit(endpoints):
+    direct, through = both(endpoints, pipelined_big_then_quit)
+    assert through == direct
+    assert through[0] == [(b"17825792",)]
+    assert through[1] == (100000, b"\x06100000")
+    assert through[3] == b""
+
+
 def pipelined_prepare_execute(port, deprecate_eof):
     """PREPARE then EXECUTE(0xFFFFFFFF) [then another EXECUTE by id] in one write."""
     c = raw(port, deprecate_eof=deprecate_eof)

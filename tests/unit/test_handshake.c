@@ -68,12 +68,13 @@ static void cut_add(cut_list *l, size_t cut)
     l->count++;
 }
 
-static void cut_check(const cut_list *l, const char *what, size_t total)
-{
-    if (l->count)
-        fail_msg("%s of %zu bytes truncated to these lengths decoded as OK:%s", what, total,
-                 l->text);
-}
+/* Fails (at the caller's line) when some truncations were wrongly accepted. */
+#define CUT_CHECK(l, what, total)                                                             \
+    do {                                                                                      \
+        if ((l)->count)                                                                       \
+            fail_msg("%s of %zu bytes truncated to these lengths decoded as OK:%s", (what),     \
+                     (size_t)(total), (l)->text);                                             \
+    } while (0)
 
 /* ---- captured wire bytes (whole packets, header included) ---- */
 
@@ -217,7 +218,7 @@ static void test_real_greeting_truncated(void **state)
         free(c);
     }
     free(pkt);
-    cut_check(&bad, "greeting", plen);
+    CUT_CHECK(&bad, "greeting", plen);
 }
 
 static void fill_greeting(proto_greeting *g, uint32_t caps, uint32_t ext)
@@ -609,7 +610,7 @@ static void check_response_truncations(const uint8_t *payload, size_t len, const
         }
         free(c);
     }
-    cut_check(&bad, "HandshakeResponse41", len);
+    CUT_CHECK(&bad, "HandshakeResponse41", len);
 }
 
 /* Marks [a, b) as must-fail. */
@@ -1012,7 +1013,7 @@ static void test_change_user_truncated(void **state)
         free(c);
     }
     proto_wr_free(&w);
-    cut_check(&bad, "COM_CHANGE_USER", len);
+    CUT_CHECK(&bad, "COM_CHANGE_USER", len);
 }
 
 int main(void)
