@@ -276,6 +276,8 @@ static void on_walk_event(void *ctx, const proto_walk_event *ev)
 static void relay_chunk(rwp_backend *be, rwp_chunk *ch, size_t n)
 {
     if (be->state != BE_BUSY || be->walker.state == WALK_INFILE) {
+        BLOG(RWP_LOGL_DEBUG, be, "unexpected %zu bytes (state %d, walker %d): %02x %02x %02x %02x %02x",
+             n, be->state, be->walker.state, ch->data[0], ch->data[1], ch->data[2], ch->data[3], ch->data[4]);
         backend_fail(be, NULL, 0, "server sent data while no command was in flight");
         return;
     }

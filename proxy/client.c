@@ -2,8 +2,9 @@
  * proxy/client.c — client connections (see client.h). Owns the client side of the
  * protocol: greeting, authentication (mysql_native_password, auth switch for clients that
  * start with another plugin, password_hash users), COM_CHANGE_USER, the ordered command
- * loop over the input buffer, relaying answers from the backend, LOCAL INFILE and
- * >16 MiB streaming, backpressure, and the single failure/close path.
+ * loop over the input buffer, relaying answers from the session's backends, LOCAL INFILE
+ * and >16 MiB streaming, backpressure, and the single failure/close path. Where each
+ * command goes is proxy/session.c's business.
  */
 #include "proxy/client.h"
 
@@ -41,16 +42,22 @@ static const char *const client_state_names[] = {"handshake", "auth_switch", "co
 
 #define CLOG(lvl, c, ...)                                                                    \
     do {                                                                                    \
-        rwp_log_ctx ctx_ = {(c)->id, (c)->user, (c)->be ? (c)->be->name : NULL};            \
+        rwp_backend *be_ = current_backend(c);                                              \
+        rwp_log_ctx ctx_ = {(c)->id, (c)->user, be_ ? be_->name : NULL};                    \
         LOG_AT(lvl, &ctx_, __VA_ARGS__);                                                    \
     } while (0)
 
-static void client_process_input(rwp_client *c);
-static void client_close(rwp_client *c, const char *reason);
 static void start_backend_login(rwp_client *c);
-static const rwp_backend_ops client_backend_ops;
 
-static void client_set_state(rwp_client *c, rwp_client_state st)
+/* The backend serving the command in flight, or NULL. */
+static rwp_backend *current_backend(const rwp_client *c)
+{
+    if (c->state != CL_COMMAND || c->cur.target < 0 || c->cur.target >= c->nservers)
+        return NULL;
+    return c->bes[c->cur.target];
+}
+
+void rwp_client_set_state(rwp_client *c, rwp_client_state st)
 {
     if (c->state == st)
         return;
@@ -62,15 +69,16 @@ static void client_set_state(rwp_client *c, rwp_client_state st)
 
 static void resume_backend_if_drained(rwp_client *c)
 {
-    if (c->be && c->be->paused && rwp_write_queued((uv_stream_t *)&c->tcp) < WRITE_LOW_WATER)
-        rwp_backend_resume(c->be);
+    rwp_backend *be = current_backend(c);
+    if (be && be->paused && rwp_write_queued((uv_stream_t *)&c->tcp) < WRITE_LOW_WATER)
+        rwp_backend_resume(be);
 }
 
 static void on_client_written(uv_stream_t *s, int status)
 {
     rwp_client *c = s->data;
     if (status < 0 && status != UV_ECANCELED) {
-        client_close(c, uv_strerror(status));
+        rwp_client_close(c, uv_strerror(status));
         return;
     }
     resume_backend_if_drained(c);
@@ -81,17 +89,17 @@ static void send_writer(rwp_client *c, proto_writer *w)
 {
     if (w->err) {
         proto_wr_free(w);
-        client_close(c, "cannot build a packet");
+        rwp_client_close(c, "cannot build a packet");
         return;
     }
     int rc = rwp_write_owned((uv_stream_t *)&c->tcp, w->data, w->len, on_client_written);
     w->data = NULL;
     proto_wr_free(w);
     if (rc < 0)
-        client_close(c, uv_strerror(rc));
+        rwp_client_close(c, uv_strerror(rc));
 }
 
-static void send_err(rwp_client *c, uint8_t seq, uint16_t code, const char *sqlstate, const char *msg)
+void rwp_client_send_err(rwp_client *c, uint8_t seq, uint16_t code, const char *sqlstate, const char *msg)
 {
     proto_writer w;
     proto_wr_init(&w);
@@ -99,7 +107,7 @@ static void send_err(rwp_client *c, uint8_t seq, uint16_t code, const char *sqls
     send_writer(c, &w);
 }
 
-static void send_ok(rwp_client *c, uint8_t seq, uint16_t status)
+void rwp_client_send_ok(rwp_client *c, uint8_t seq, uint16_t status)
 {
     proto_writer w;
     proto_wr_init(&w);
@@ -125,6 +133,7 @@ static void on_handle_closed(uv_handle_t *h)
     if (c->counted)
         atomic_fetch_sub(&w->proxy->nclients, 1);
     rwp_inbuf_free(&c->in);
+    rwp_session_free(c);
     free(c->attrs);
     free(c);
     rwp_worker_client_gone(w);
@@ -146,22 +155,25 @@ static void on_shutdown_done(uv_shutdown_t *req, int status)
 
 static void on_close_guard(uv_timer_t *t) { close_handles(t->data); }
 
-static void release_backend(rwp_client *c)
+/* Close every backend connection of the session. */
+static void release_backends(rwp_client *c)
 {
-    if (c->be) {
-        rwp_backend_close(c->be);
-        c->be = NULL;
+    for (int i = 0; i < c->nservers; i++) {
+        if (c->bes[i]) {
+            rwp_backend_close(c->bes[i]);
+            c->bes[i] = NULL;
+        }
     }
 }
 
 /* The one way out: flush what is queued (bounded by a guard timer), then close. */
-static void client_close(rwp_client *c, const char *reason)
+void rwp_client_close(rwp_client *c, const char *reason)
 {
     if (c->state == CL_CLOSING)
         return;
     CLOG(RWP_LOGL_DEBUG, c, "closing client %s: %s", c->peer, reason);
-    release_backend(c);
-    client_set_state(c, CL_CLOSING);
+    release_backends(c);
+    rwp_client_set_state(c, CL_CLOSING);
     if (c->reading)
         uv_read_stop((uv_stream_t *)&c->tcp);
     c->reading = 0;
@@ -173,10 +185,8 @@ static void client_close(rwp_client *c, const char *reason)
 }
 
 /* Tell the client what went wrong (a proper ERR packet), log it once, close. */
-static void client_fail(rwp_client *c, uint8_t seq, uint16_t code, const char *sqlstate,
-                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void client_fail(rwp_client *c, uint8_t seq, uint16_t code, const char *sqlstate,
-                        const char *fmt, ...)
+void rwp_client_fail(rwp_client *c, uint8_t seq, uint16_t code, const char *sqlstate,
+                     const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -186,8 +196,8 @@ static void client_fail(rwp_client *c, uint8_t seq, uint16_t code, const char *s
     if (c->state == CL_CLOSING)
         return;
     CLOG(RWP_LOGL_INFO, c, "client %s: error %u (%s): %s", c->peer, code, sqlstate, msg);
-    send_err(c, seq, code, sqlstate, msg);
-    client_close(c, msg);
+    rwp_client_send_err(c, seq, code, sqlstate, msg);
+    rwp_client_close(c, msg);
 }
 
 /* ---- reading from the client ---- */
@@ -201,7 +211,7 @@ static void on_client_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = p ? uv_buf_init((char *)p, (unsigned)(avail > 65536 ? 65536 : avail)) : uv_buf_init(NULL, 0);
 }
 
-static void pause_reading(rwp_client *c)
+void rwp_client_pause_reading(rwp_client *c)
 {
     if (c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
@@ -228,11 +238,11 @@ static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (c->state == CL_CLOSING)
         return;
     if (nread < 0) {
-        client_close(c, nread == UV_EOF ? "client closed the connection" : uv_strerror((int)nread));
+        rwp_client_close(c, nread == UV_EOF ? "client closed the connection" : uv_strerror((int)nread));
         return;
     }
     rwp_inbuf_commit(&c->in, (size_t)nread);
-    client_process_input(c);
+    rwp_client_process_input(c);
 }
 
 /* ---- authentication ---- */
@@ -241,7 +251,7 @@ static void deny_access(rwp_client *c, int used_password)
 {
     c->worker->stats.auth_failed++;
     CLOG(RWP_LOGL_WARN, c, "access denied for '%s'@'%s'", c->user, c->peer);
-    client_fail(c, c->auth_seq, ER_ACCESS_DENIED_ERROR, "28000",
+    rwp_client_fail(c, c->auth_seq, ER_ACCESS_DENIED_ERROR, "28000",
                 "Access denied for user '%s'@'%s' (using password: %s)", c->user, c->peer,
                 used_password ? "YES" : "NO");
 }
@@ -255,7 +265,7 @@ static void verify_native(rwp_client *c, const uint8_t *reply, size_t len)
         return;
     }
     c->has_password = u->has_password;
-    release_backend(c);
+    release_backends(c);
     start_backend_login(c);
 }
 
@@ -267,7 +277,7 @@ static void send_auth_switch(rwp_client *c)
     proto_auth_switch_encode(&w, PROTO_NATIVE_PLUGIN, c->scramble, sizeof c->scramble, c->auth_seq);
     c->auth_seq++;
     send_writer(c, &w);
-    client_set_state(c, CL_AUTH_SWITCH);
+    rwp_client_set_state(c, CL_AUTH_SWITCH);
 }
 
 static int is_native_plugin(const char *name, size_t len)
@@ -320,18 +330,18 @@ static void handle_handshake_response(rwp_client *c, const uint8_t *payload, siz
     proto_handshake_response r;
     c->auth_seq = (uint8_t)(seq + 1);
     if (proto_handshake_response_decode(payload, len, &r) != PROTO_OK) {
-        client_fail(c, c->auth_seq, ER_HANDSHAKE_ERROR, "08S01", "Bad handshake");
+        rwp_client_fail(c, c->auth_seq, ER_HANDSHAKE_ERROR, "08S01", "Bad handshake");
         return;
     }
     if (r.is_ssl_request) {
-        client_fail(c, c->auth_seq, ER_HANDSHAKE_ERROR, "08S01",
+        rwp_client_fail(c, c->auth_seq, ER_HANDSHAKE_ERROR, "08S01",
                     "SSL is not enabled on this rwproxy listener");
         return;
     }
     if (copy_name(c->user, sizeof c->user, r.user, r.user_len) != 0 ||
         copy_name(c->db, sizeof c->db, r.db, r.db ? r.db_len : 0) != 0 ||
         keep_attrs(c, r.attrs, r.attrs_len) != 0) {
-        client_fail(c, c->auth_seq, ER_HANDSHAKE_ERROR, "08S01", "Bad handshake");
+        rwp_client_fail(c, c->auth_seq, ER_HANDSHAKE_ERROR, "08S01", "Bad handshake");
         return;
     }
     c->caps = r.capabilities & OFFERED_CAPS;
@@ -345,20 +355,14 @@ static void handle_auth_switch_reply(rwp_client *c, const uint8_t *payload, size
     verify_native(c, payload, len);
 }
 
-/* ---- backend login and its outcome ---- */
+/* ---- backend connections of the session ---- */
 
-static void start_backend_login(rwp_client *c)
+int rwp_client_open_backend(rwp_client *c, int idx)
 {
-    rwp_worker *w = c->worker;
-    client_set_state(c, CL_CONNECTING);
-    rwp_topology *t = rwp_topo_acquire(&w->proxy->topo);
-    if (!t || t->writer < 0) {
-        rwp_topo_release(t);
-        client_fail(c, c->auth_seq, ER_UNKNOWN_ERROR, "HY000",
-                    "rwproxy: no master server is available");
-        return;
-    }
-    const rwp_topo_server *s = &t->servers[t->writer];
+    const rwp_config *cfg = c->worker->cfg;
+    if (idx < 0 || idx >= c->nservers || idx >= cfg->nservers)
+        return -1;
+    const rwp_server_cfg *s = &cfg->servers[idx];
     rwp_login login = {0};
     snprintf(login.user, sizeof login.user, "%s", c->user);
     login.has_password = c->has_password;
@@ -368,29 +372,51 @@ static void start_backend_login(rwp_client *c)
     login.caps = c->caps;
     login.attrs = c->attrs;
     login.attrs_len = c->attrs_len;
-    c->be = rwp_backend_open(w, t->writer, s->name, s->host, s->port, &login, &client_backend_ops, c, c->id, c->user);
-    char where[300];
-    snprintf(where, sizeof where, "%.63s (%.200s:%d)", s->name, s->host, s->port);
+    login.want_session_track = c->track_gtid && idx == c->master;
+    c->bes[idx] = rwp_backend_open(c->worker, idx, s->name, s->host, s->port, &login,
+                                   &rwp_client_backend_ops, c, c->id, c->user);
+    return c->bes[idx] ? 0 : -1;
+}
+
+/* Log into the master after the client authenticated (login or COM_CHANGE_USER). */
+static void start_backend_login(rwp_client *c)
+{
+    rwp_worker *w = c->worker;
+    rwp_client_set_state(c, CL_CONNECTING);
+    rwp_topology *t = rwp_topo_acquire(&w->proxy->topo);
+    int writer = t ? t->writer : -1;
     rwp_topo_release(t);
-    if (!c->be)
-        client_fail(c, c->auth_seq, ER_UNKNOWN_ERROR, "HY000", "rwproxy: cannot connect to %s", where);
+    if (writer < 0 || writer >= c->nservers) {
+        rwp_client_fail(c, c->auth_seq, ER_UNKNOWN_ERROR, "HY000",
+                        "rwproxy: no master server is available");
+        return;
+    }
+    c->master = writer;
+    if (rwp_client_open_backend(c, writer) != 0) {
+        const rwp_server_cfg *s = &w->cfg->servers[writer];
+        rwp_client_fail(c, c->auth_seq, ER_UNKNOWN_ERROR, "HY000",
+                        "rwproxy: cannot connect to %.63s (%.200s:%d)", s->name, s->host, s->port);
+    }
 }
 
 static void be_ready(void *owner, rwp_backend *be, const uint8_t *ok, size_t len)
 {
     rwp_client *c = owner;
+    if (c->state != CL_CONNECTING) {
+        rwp_session_dispatch(c); /* a connection opened for the command in flight */
+        return;
+    }
     uint16_t status = SERVER_STATUS_AUTOCOMMIT;
     int flags = proto_status_flags(ok, len, be->caps);
-    (void)be;
     if (flags >= 0)
         status = (uint16_t)(flags & ~SERVER_SESSION_STATE_CHANGED);
     uv_timer_stop(&c->timer);
-    send_ok(c, c->auth_seq, status);
+    rwp_client_send_ok(c, c->auth_seq, status);
     if (!c->in_change_user)
         CLOG(RWP_LOGL_DEBUG, c, "client %s logged in", c->peer);
     c->in_change_user = 0;
-    client_set_state(c, CL_IDLE);
-    client_process_input(c);
+    rwp_client_set_state(c, CL_IDLE);
+    rwp_client_process_input(c);
 }
 
 /* Forward a server's ERR payload to the client with our sequence id. */
@@ -399,46 +425,52 @@ static void forward_err_payload(rwp_client *c, uint8_t seq, const uint8_t *paylo
     proto_err e;
     char msg[512];
     if (proto_err_decode(payload, len, &e) != PROTO_OK) {
-        send_err(c, seq, ER_UNKNOWN_ERROR, "HY000", "rwproxy: malformed error from server");
+        rwp_client_send_err(c, seq, ER_UNKNOWN_ERROR, "HY000", "rwproxy: malformed error from server");
         return;
     }
     snprintf(msg, sizeof msg, "%.*s", (int)(e.msg_len > 500 ? 500 : e.msg_len), (const char *)e.msg);
-    send_err(c, seq, e.code, e.sqlstate, msg);
+    rwp_client_send_err(c, seq, e.code, e.sqlstate, msg);
 }
 
 static void be_failed(void *owner, rwp_backend *be, const uint8_t *err, size_t len, const char *reason)
 {
     rwp_client *c = owner;
-    (void)be;
-    c->be = NULL;
+    int idx = be->server;
+    int was_current = current_backend(c) == be;
+    if (idx >= 0 && idx < c->nservers && c->bes[idx] == be)
+        c->bes[idx] = NULL;
     if (c->state == CL_CONNECTING) {
         if (err) {
             CLOG(RWP_LOGL_INFO, c, "backend refused the login of %s: %s", c->peer, reason);
             forward_err_payload(c, c->auth_seq, err, len);
-            client_close(c, reason);
+            rwp_client_close(c, reason);
         } else {
-            client_fail(c, c->auth_seq, ER_UNKNOWN_ERROR, "HY000", "rwproxy: %s", reason);
+            rwp_client_fail(c, c->auth_seq, ER_UNKNOWN_ERROR, "HY000", "rwproxy: %s", reason);
         }
         return;
     }
-    if (c->state == CL_COMMAND && c->relayed == 0 && c->stream == STREAM_NONE) {
-        client_fail(c, 1, ER_UNKNOWN_ERROR, "HY000",
-                    "rwproxy: lost connection to the server during the query: %s", reason);
+    if (c->state == CL_CLOSING || rwp_session_backend_failed(c, be, idx, reason))
+        return;
+    if (was_current && c->relayed == 0 && c->stream == STREAM_NONE) {
+        rwp_client_fail(c, 1, ER_UNKNOWN_ERROR, "HY000",
+                        "rwproxy: lost connection to the server during the query: %s", reason);
         return;
     }
-    /* Mid-answer or between commands: the outcome is unknown; only a close is honest. */
-    client_close(c, reason);
+    /* Mid-answer, or the master of an idle session: the outcome or the session state is
+     * unknown; only a close is honest. */
+    rwp_client_close(c, reason);
 }
 
 static void be_data(void *owner, rwp_backend *be, rwp_chunk *ch, const uint8_t *p, size_t len)
 {
     rwp_client *c = owner;
-    if (c->state == CL_CLOSING)
-        return;
+    if (c->state == CL_CLOSING || be->internal || current_backend(c) != be)
+        return; /* answers to rwproxy's own commands are not relayed */
     c->relayed += len;
-    int rc = rwp_write_chunk((uv_stream_t *)&c->tcp, ch, p, len, on_client_written);
+    int rc = c->nrw ? rwp_session_relay(c, ch, p, len, on_client_written)
+                    : rwp_write_chunk((uv_stream_t *)&c->tcp, ch, p, len, on_client_written);
     if (rc < 0) {
-        client_close(c, uv_strerror(rc));
+        rwp_client_close(c, uv_strerror(rc));
         return;
     }
     if (rwp_write_queued((uv_stream_t *)&c->tcp) > WRITE_HIGH_WATER)
@@ -448,34 +480,43 @@ static void be_data(void *owner, rwp_backend *be, rwp_chunk *ch, const uint8_t *
 static void be_event(void *owner, rwp_backend *be, const proto_walk_event *ev)
 {
     rwp_client *c = owner;
-    (void)be;
-    if (ev->type == WALK_EV_INFILE) {
+    if (c->state == CL_CLOSING)
+        return;
+    if (ev->type == WALK_EV_INFILE && !be->internal) {
+        if (c->cur.len > 0) { /* the command leaves the buffer: the file follows it */
+            rwp_inbuf_consume(&c->in, c->cur.len);
+            c->cur.len = 0;
+        }
         c->stream = STREAM_INFILE;
         c->stream_left = 0;
         c->stream_last = 0;
     }
+    rwp_session_event(c, be, ev);
 }
 
 static void be_answered(void *owner, rwp_backend *be)
 {
     rwp_client *c = owner;
-    if (be->walker.state == WALK_DONE && c->state == CL_COMMAND) {
-        c->stream = STREAM_NONE;
-        client_set_state(c, CL_IDLE);
+    if (c->state == CL_CLOSING)
+        return;
+    if (be->walker.state == WALK_INFILE && !be->internal) {
+        rwp_client_process_input(c); /* stream the file */
+        return;
     }
-    client_process_input(c);
+    rwp_session_answered(c, be);
 }
 
 static void be_written(void *owner, rwp_backend *be)
 {
     rwp_client *c = owner;
-    if (c->read_paused && c->stream != STREAM_NONE && rwp_backend_queued(be) < WRITE_LOW_WATER) {
+    if (c->read_paused && c->stream != STREAM_NONE && current_backend(c) == be &&
+        rwp_backend_queued(be) < WRITE_LOW_WATER) {
         resume_reading(c);
-        client_process_input(c);
+        rwp_client_process_input(c);
     }
 }
 
-static const rwp_backend_ops client_backend_ops = {
+const rwp_backend_ops rwp_client_backend_ops = {
     .ready = be_ready,
     .failed = be_failed,
     .data = be_data,
@@ -486,8 +527,8 @@ static const rwp_backend_ops client_backend_ops = {
 
 /* ---- commands ---- */
 
-/* Commands relayed to the backend as they are. Others get ERR 1047 and the connection stays. */
-static int command_is_relayed(uint8_t cmd)
+/* Commands rwproxy runs. Others get ERR 1047 and the connection stays. */
+static int command_is_supported(uint8_t cmd)
 {
     switch (cmd) {
     case COM_QUERY: case COM_INIT_DB: case COM_FIELD_LIST: case COM_STATISTICS:
@@ -510,20 +551,22 @@ static void handle_change_user(rwp_client *c, const uint8_t *payload, size_t len
         copy_name(c->user, sizeof c->user, cu.user, cu.user_len) != 0 ||
         copy_name(c->db, sizeof c->db, cu.db, cu.db_len) != 0 ||
         keep_attrs(c, cu.attrs, cu.attrs_len) != 0) {
-        client_fail(c, 1, ER_UNKNOWN_COM_ERROR, "08S01", "Malformed COM_CHANGE_USER packet");
+        rwp_client_fail(c, 1, ER_UNKNOWN_COM_ERROR, "08S01", "Malformed COM_CHANGE_USER packet");
         return;
     }
     if (cu.charset)
         c->charset = (uint8_t)cu.charset;
-    release_backend(c);
-    client_set_state(c, CL_CONNECTING);
+    release_backends(c);
+    rwp_session_reset(c, 0);
+    rwp_client_set_state(c, CL_CONNECTING);
     authenticate(c, cu.plugin, cu.plugin_len, cu.auth, cu.auth_len);
 }
 
 /* Continue streaming continuation or LOCAL INFILE packets to the backend. */
 static void stream_to_backend(rwp_client *c)
 {
-    while (c->stream != STREAM_NONE && c->be) {
+    rwp_backend *be;
+    while (c->stream != STREAM_NONE && (be = current_backend(c)) != NULL) {
         size_t avail = rwp_inbuf_len(&c->in);
         if (c->stream_left == 0) {
             proto_hdr h;
@@ -535,19 +578,22 @@ static void stream_to_backend(rwp_client *c)
         if (avail == 0)
             return;
         size_t n = avail < c->stream_left ? avail : c->stream_left;
-        if (rwp_backend_send_more(c->be, rwp_inbuf_head(&c->in), n) != 0)
+        if (rwp_backend_send_more(be, rwp_inbuf_head(&c->in), n) != 0)
             return;
         rwp_inbuf_consume(&c->in, n);
         c->stream_left -= n;
-        if (c->be && rwp_backend_queued(c->be) > WRITE_HIGH_WATER)
-            pause_reading(c);
+        if ((be = current_backend(c)) != NULL && rwp_backend_queued(be) > WRITE_HIGH_WATER)
+            rwp_client_pause_reading(c);
         if (c->stream_left > 0 || !c->stream_last)
             continue;
-        if (c->stream == STREAM_INFILE)
-            rwp_backend_infile_done(c->be);
+        int infile = c->stream == STREAM_INFILE;
         c->stream = STREAM_NONE;
-        if (c->be && c->be->state == BE_IDLE)
-            client_set_state(c, CL_IDLE); /* a command without an answer */
+        if (!be)
+            return;
+        if (infile)
+            rwp_backend_infile_done(be);
+        else if (be->state == BE_IDLE)
+            rwp_session_answered(c, be); /* a streamed command without an answer */
     }
 }
 
@@ -557,12 +603,12 @@ static void start_command(rwp_client *c, const uint8_t *pkt, uint32_t len)
     const uint8_t *payload = pkt + PROTO_HDR_LEN;
     if (len == 0) {
         rwp_inbuf_consume(&c->in, PROTO_HDR_LEN);
-        send_err(c, 1, ER_UNKNOWN_COM_ERROR, "08S01", "Empty command packet");
+        rwp_client_send_err(c, 1, ER_UNKNOWN_COM_ERROR, "08S01", "Empty command packet");
         return;
     }
     uint8_t cmd = payload[0];
     if (cmd == COM_QUIT) {
-        client_close(c, "COM_QUIT");
+        rwp_client_close(c, "COM_QUIT");
         return;
     }
     if (cmd == COM_CHANGE_USER) {
@@ -570,31 +616,15 @@ static void start_command(rwp_client *c, const uint8_t *pkt, uint32_t len)
         rwp_inbuf_consume(&c->in, PROTO_HDR_LEN + len);
         return;
     }
-    if (!command_is_relayed(cmd)) {
+    if (!command_is_supported(cmd)) {
         rwp_inbuf_consume(&c->in, PROTO_HDR_LEN + len);
         CLOG(RWP_LOGL_INFO, c, "unknown or unsupported command 0x%02x from %s", cmd, c->peer);
-        send_err(c, 1, ER_UNKNOWN_COM_ERROR, "08S01", "Unknown command");
+        rwp_client_send_err(c, 1, ER_UNKNOWN_COM_ERROR, "08S01", "Unknown command");
         return;
     }
-    if (!c->be) {
-        client_fail(c, 1, ER_UNKNOWN_ERROR, "HY000", "rwproxy: no server connection");
-        return;
-    }
-    int cursor = cmd == COM_STMT_EXECUTE && len > 5 && (payload[5] & CURSOR_TYPE_READ_ONLY);
-    proto_resp_kind kind = proto_command_response_kind(cmd);
-    c->cmd = cmd;
     c->relayed = 0;
     c->worker->stats.queries++;
-    client_set_state(c, CL_COMMAND);
-    if (len == PROTO_MAX_PAYLOAD) {
-        c->stream = STREAM_CONT;
-        c->stream_left = 0;
-    }
-    if (rwp_backend_send_command(c->be, pkt, PROTO_HDR_LEN + len, kind, cursor) != 0)
-        return; /* the backend failed; be_failed answered the client */
-    rwp_inbuf_consume(&c->in, PROTO_HDR_LEN + len);
-    if (kind == RESP_NONE && c->stream == STREAM_NONE)
-        client_set_state(c, CL_IDLE);
+    rwp_session_start_command(c, pkt, len);
 }
 
 /* Handle one complete login-phase packet; returns 0 if it was consumed. */
@@ -605,7 +635,7 @@ static int process_auth_packet(rwp_client *c)
     if (proto_hdr_peek(rwp_inbuf_head(&c->in), avail, &h) != PROTO_OK)
         return -1;
     if (h.len >= AUTH_MAX_PACKET) {
-        client_fail(c, (uint8_t)(h.seq + 1), ER_HANDSHAKE_ERROR, "08S01", "Bad handshake");
+        rwp_client_fail(c, (uint8_t)(h.seq + 1), ER_HANDSHAKE_ERROR, "08S01", "Bad handshake");
         return -1;
     }
     if (avail < PROTO_HDR_LEN + h.len)
@@ -633,7 +663,7 @@ static int process_next_command(rwp_client *c)
 }
 
 /* Run whatever the buffered input allows in the current state, in order. */
-static void client_process_input(rwp_client *c)
+void rwp_client_process_input(rwp_client *c)
 {
     for (;;) {
         if (c->state == CL_CLOSING)
@@ -655,15 +685,16 @@ static void client_process_input(rwp_client *c)
     if (c->state == CL_CLOSING)
         return;
     if (c->state == CL_IDLE && c->draining && rwp_inbuf_len(&c->in) == 0) {
-        client_close(c, "shutdown");
+        rwp_client_close(c, "shutdown");
         return;
     }
     /* Bound what pipelining clients may queue while a command runs. */
     size_t pending = rwp_inbuf_len(&c->in);
     int waiting_for_answer = c->state == CL_COMMAND && c->stream == STREAM_NONE;
+    rwp_backend *be = current_backend(c);
     if (waiting_for_answer && pending > PIPELINE_MAX_BUFFER)
-        pause_reading(c);
-    else if (c->read_paused && !(c->stream != STREAM_NONE && c->be && rwp_backend_queued(c->be) > WRITE_HIGH_WATER))
+        rwp_client_pause_reading(c);
+    else if (c->read_paused && !(c->stream != STREAM_NONE && be && rwp_backend_queued(be) > WRITE_HIGH_WATER))
         resume_reading(c);
     if (c->state == CL_IDLE || pending == 0)
         rwp_inbuf_release_if_empty(&c->in);
@@ -674,7 +705,7 @@ static void client_process_input(rwp_client *c)
 static void on_handshake_timeout(uv_timer_t *t)
 {
     rwp_client *c = t->data;
-    client_fail(c, c->auth_seq, ER_HANDSHAKE_ERROR, "08S01", "Handshake timeout");
+    rwp_client_fail(c, c->auth_seq, ER_HANDSHAKE_ERROR, "08S01", "Handshake timeout");
 }
 
 static void send_greeting(rwp_client *c)
@@ -723,6 +754,7 @@ static rwp_client *client_new(rwp_worker *w)
     c->tcp.data = c;
     c->timer.data = c;
     c->handles_open = 2;
+    rwp_session_init(c, w->cfg->nservers);
     c->next = w->clients;
     if (w->clients)
         w->clients->prev = c;
@@ -736,8 +768,9 @@ void rwp_client_accept(rwp_worker *w)
     rwp_client *c = client_new(w);
     if (!c)
         return;
+    int no_memory = !c->bes || !c->srv_failed;
     if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&c->tcp) != 0) {
-        client_set_state(c, CL_CLOSING);
+        rwp_client_set_state(c, CL_CLOSING);
         close_handles(c);
         return;
     }
@@ -748,16 +781,20 @@ void rwp_client_accept(rwp_worker *w)
     c->counted = 1;
     if (w->draining) {
         w->stats.refused++;
-        client_fail(c, 0, 1053, "08S01", "Server shutdown in progress");
+        rwp_client_fail(c, 0, 1053, "08S01", "Server shutdown in progress");
         return;
     }
     if (w->cfg->max_client_connections > 0 && total > (size_t)w->cfg->max_client_connections) {
         w->stats.refused++;
-        client_fail(c, 0, ER_CON_COUNT_ERROR, "08004", "Too many connections");
+        rwp_client_fail(c, 0, ER_CON_COUNT_ERROR, "08004", "Too many connections");
+        return;
+    }
+    if (no_memory) {
+        rwp_client_fail(c, 0, ER_UNKNOWN_ERROR, "HY000", "rwproxy: out of memory");
         return;
     }
     if (proto_random_scramble(c->scramble, sizeof c->scramble) != 0) {
-        client_fail(c, 0, ER_UNKNOWN_ERROR, "HY000", "rwproxy: random generator failed");
+        rwp_client_fail(c, 0, ER_UNKNOWN_ERROR, "HY000", "rwproxy: random generator failed");
         return;
     }
     send_greeting(c);
@@ -773,9 +810,9 @@ void rwp_client_drain(rwp_client *c)
 {
     c->draining = 1;
     if (c->state == CL_IDLE && rwp_inbuf_len(&c->in) == 0)
-        client_close(c, "shutdown");
+        rwp_client_close(c, "shutdown");
     else if (c->state == CL_HANDSHAKE || c->state == CL_AUTH_SWITCH)
-        client_close(c, "shutdown");
+        rwp_client_close(c, "shutdown");
 }
 
 void rwp_client_abort(rwp_client *c, const char *reason)
@@ -783,5 +820,5 @@ void rwp_client_abort(rwp_client *c, const char *reason)
     if (c->state == CL_CLOSING)
         close_handles(c);
     else
-        client_close(c, reason);
+        rwp_client_close(c, reason);
 }

@@ -1,9 +1,11 @@
 /*
  * proxy/client.h — one client connection: rwproxy's side of the MySQL handshake (greeting,
  * authentication against [user.*], auth switch), then commands read in order from the
- * client's byte stream (pipelined commands wait in the input buffer), each sent to the
- * backend and its answer relayed back, with backpressure both ways. One struct, one
- * state enum, one state-change function, one way out (client_fail / client_close).
+ * client's byte stream (pipelined commands wait in the input buffer). Each command is
+ * routed (proxy/session.c) to the master or a replica; the session's backend connections
+ * are opened lazily, brought up to date with the session's history, and their answers are
+ * relayed back with backpressure both ways. One struct, one state enum, one state-change
+ * function, one way out (rwp_client_fail / rwp_client_close).
  */
 #ifndef RWP_CLIENT_H
 #define RWP_CLIENT_H
@@ -12,8 +14,12 @@
 #include <uv.h>
 
 #include "protocol/auth.h"
+#include "protocol/walker.h"
 #include "proxy/backend.h"
 #include "proxy/netio.h"
+#include "router/classify.h"
+#include "router/gtid.h"
+#include "router/session.h"
 
 typedef struct rwp_worker rwp_worker;
 
@@ -21,9 +27,9 @@ typedef struct rwp_worker rwp_worker;
 typedef enum {
     CL_HANDSHAKE = 0, /* greeting sent; waiting for the HandshakeResponse41 */
     CL_AUTH_SWITCH,   /* AuthSwitchRequest sent (login or COM_CHANGE_USER); waiting for the reply */
-    CL_CONNECTING,    /* authenticated; logging into the backend, the client waits for OK/ERR */
+    CL_CONNECTING,    /* authenticated; logging into the master, the client waits for OK/ERR */
     CL_IDLE,          /* ready: the next command in the input buffer may start */
-    CL_COMMAND,       /* a command is at the backend; its answer is being relayed */
+    CL_COMMAND,       /* a command is being prepared on / run by a backend; its answer relayed */
     CL_CLOSING        /* on the way out: queued bytes flushed, then handles closed */
 } rwp_client_state;
 
@@ -33,6 +39,51 @@ typedef enum {
     STREAM_CONT,      /* continuation packets of a command of 16 MiB or more */
     STREAM_INFILE     /* LOCAL INFILE file packets, up to the empty packet */
 } rwp_stream_mode;
+
+/* A prepared statement as the client sees it, and where it is prepared. */
+typedef struct rwp_stmt {
+    uint32_t id;             /* the id the client uses (the master's id at prepare time) */
+    char *sql;               /* the statement text (owned) */
+    size_t sql_len;          /* its length */
+    rwr_decision dec;        /* classification at prepare time */
+    uint16_t nparams;        /* parameters */
+    uint8_t *types;          /* 2*nparams bytes of types from the last execute that sent them */
+    uint32_t *be_id;         /* per server: the backend's statement id, 0 = not prepared there */
+    uint8_t *be_typed;       /* per server: the backend has received parameter types */
+    int exec_server;         /* server of the last execution (FETCH/RESET follow it), -1 none */
+    int long_data;           /* SEND_LONG_DATA went to the master since the last execute */
+    struct rwp_stmt *next;   /* the client's list */
+} rwp_stmt;
+
+#define RWP_MAX_REWRITES 8 /* OK packets of one read buffer that can be rewritten */
+
+/* An OK packet of the current read buffer replaced before it reaches the client. */
+typedef struct {
+    size_t start;            /* offset of its header in the buffer */
+    size_t end;              /* offset just past it */
+    uint8_t *pkt;            /* the replacement (header included), owned */
+    size_t len;              /* its length */
+} rwp_rewrite;
+
+/* What the command in flight is, once routed. */
+typedef struct {
+    uint8_t cmd;             /* command byte */
+    size_t len;              /* bytes of its first packet (header included) still in the input buffer; 0 once consumed */
+    rwr_decision dec;        /* classification (COM_QUERY / statement) */
+    rwr_dest dest;           /* routing destination */
+    const char *reason;      /* why (static text) */
+    int target;              /* server index that runs it */
+    int session_cmd;         /* record in the history if it succeeds */
+    rwp_stmt *stmt;          /* statement of a COM_STMT_* command, or NULL */
+    int sent;                /* the command itself has been sent */
+    int causal_checked;      /* read-your-writes has been taken care of */
+    rwr_gtid_pos want;       /* position a replica must have reached to serve it */
+    int got_err;             /* its answer contained an ERR */
+    uint16_t final_status;   /* status flags of the final OK/EOF */
+    int have_status;         /* final_status is set */
+    uint32_t prepared_id;    /* COM_STMT_PREPARE: the id in the prepare-OK */
+    uint16_t prepared_params;/* its parameter count */
+} rwp_command;
 
 struct rwp_client {
     uv_tcp_t tcp;              /* the socket (tcp.data = this) */
@@ -59,8 +110,22 @@ struct rwp_client {
     rwp_inbuf in;              /* bytes received and not yet consumed */
     int read_paused;           /* uv_read_stop for backpressure */
     int reading;               /* uv_read_start active */
-    rwp_backend *be;           /* the backend connection (the master), or NULL */
-    uint8_t cmd;               /* command in flight */
+    /* backends of the session, one slot per configured server */
+    rwp_backend **bes;         /* bes[i]: connection to server i, or NULL */
+    uint8_t *srv_failed;       /* srv_failed[i]: server i failed for this session (not retried) */
+    int nservers;              /* slots in bes / srv_failed */
+    int master;                /* server index of the master this session logged into */
+    int prev_server;           /* server that ran the previous statement (-1) */
+    int trx_replica;           /* server holding a READ ONLY transaction (-1) */
+    rwr_session sess;          /* routing state: transaction, pins, temp tables, history */
+    rwp_stmt *stmts;           /* prepared statements */
+    uint32_t last_prepared;    /* client id of the last prepared statement (for id 0xffffffff) */
+    rwp_command cur;           /* the command in flight (state CL_COMMAND) */
+    rwr_gtid_pos gtid;         /* the session's own last committed write (from last_gtid) */
+    int track_gtid;            /* master connections track last_gtid (consistency != eventual) */
+    int client_wants_gtid;     /* the client asked for last_gtid tracking itself */
+    rwp_rewrite rw[RWP_MAX_REWRITES]; /* OK packets to replace in the buffer being relayed */
+    int nrw;                   /* entries in rw */
     uint64_t relayed;          /* answer bytes relayed for the command in flight */
     rwp_stream_mode stream;    /* what is being streamed to the backend */
     size_t stream_left;        /* bytes of the current streamed packet still to forward */
@@ -77,5 +142,36 @@ void rwp_client_accept(rwp_worker *w);
 void rwp_client_drain(rwp_client *c);
 /* Close at once (drain deadline passed). */
 void rwp_client_abort(rwp_client *c, const char *reason);
+
+/* ---- shared between client.c (connection) and session.c (routing) ---- */
+void rwp_client_set_state(rwp_client *c, rwp_client_state st);
+void rwp_client_close(rwp_client *c, const char *reason);
+void rwp_client_fail(rwp_client *c, uint8_t seq, uint16_t code, const char *sqlstate,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void rwp_client_send_err(rwp_client *c, uint8_t seq, uint16_t code, const char *sqlstate, const char *msg);
+void rwp_client_send_ok(rwp_client *c, uint8_t seq, uint16_t status);
+void rwp_client_process_input(rwp_client *c);
+void rwp_client_pause_reading(rwp_client *c);
+/* Open the session's connection to server idx (login with the client's credentials). */
+int rwp_client_open_backend(rwp_client *c, int idx);
+extern const rwp_backend_ops rwp_client_backend_ops;
+
+/* session.c */
+void rwp_session_init(rwp_client *c, int nservers);
+void rwp_session_free(rwp_client *c);
+/* Start the command whose first packet (complete, len payload bytes) is at the input head. */
+void rwp_session_start_command(rwp_client *c, const uint8_t *pkt, uint32_t len);
+/* Continue the command in flight (a backend became ready or finished an internal step). */
+void rwp_session_dispatch(rwp_client *c);
+/* A backend of the session finished answering (real or internal command). */
+void rwp_session_answered(rwp_client *c, rwp_backend *be);
+/* Relay bytes of the current answer, replacing the OK packets rewritten for the client. */
+int rwp_session_relay(rwp_client *c, rwp_chunk *ch, const uint8_t *p, size_t len, rwp_write_done_fn done);
+/* A walker event from a backend of the session. */
+void rwp_session_event(rwp_client *c, rwp_backend *be, const proto_walk_event *ev);
+/* A backend of the session failed; returns 1 if the session recovered (the client goes on). */
+int rwp_session_backend_failed(rwp_client *c, rwp_backend *be, int idx, const char *reason);
+/* COM_CHANGE_USER / COM_RESET_CONNECTION: forget the session (history, statements, replicas). */
+void rwp_session_reset(rwp_client *c, int keep_master);
 
 #endif

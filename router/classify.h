@@ -45,6 +45,7 @@ typedef enum {
 #define RWR_F_READ             (1u<<21) /* read-only statement without side effects (target may still be master) */
 #define RWR_F_KILL             (1u<<22) /* KILL [CONNECTION|QUERY] <id> -> kill_id, kill_query */
 #define RWR_F_RELEASE          (1u<<23) /* COMMIT/ROLLBACK ... RELEASE: the server closes the connection */
+#define RWR_F_USER_VAR_READ    (1u<<24) /* reads a user variable (@v) */
 
 /* The classifier's answer for one COM_QUERY text. */
 typedef struct {

@@ -86,6 +86,8 @@ int rwr_gtid_parse(const char *text, size_t len, rwr_gtid_pos *out)
             return -1;
         p++;
         skip_spaces(&p, end);
+        if (p == end)
+            return -1; /* a trailing comma */
     }
     return 0;
 }

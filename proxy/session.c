@@ -1,0 +1,1026 @@
+/*
+ * proxy/session.c — where each client command goes and how it gets there. Owns the
+ * routing of a session: classification (router/classify), the session state machine
+ * (router/session), the choice of a replica (balance, weights, per-server limits, servers
+ * that failed for this session), lazily opened backend connections brought up to date by
+ * replaying the session history, prepared statements mapped to per-backend ids and
+ * prepared lazily where they execute, and what an answer changes in the session.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "protocol/mysql_const.h"
+#include "protocol/packet.h"
+#include "protocol/response.h"
+#include "proxy/client.h"
+#include "proxy/log.h"
+#include "proxy/worker.h"
+
+#define SLOG(lvl, c, be, ...)                                                               \
+    do {                                                                                   \
+        rwp_log_ctx ctx_ = {(c)->id, (c)->user, (be) ? (be)->name : NULL};                 \
+        LOG_AT(lvl, &ctx_, __VA_ARGS__);                                                   \
+    } while (0)
+
+/* ---- life cycle ---- */
+
+void rwp_session_init(rwp_client *c, int nservers)
+{
+    c->nservers = nservers;
+    c->bes = calloc((size_t)nservers, sizeof *c->bes);
+    c->srv_failed = calloc((size_t)nservers, 1);
+    c->master = -1;
+    c->prev_server = -1;
+    c->trx_replica = -1;
+    c->cur.target = -1;
+    rwr_session_init(&c->sess);
+    c->track_gtid = c->worker->cfg->consistency != RWP_CONSISTENCY_EVENTUAL;
+}
+
+static void stmt_free(rwp_stmt *s)
+{
+    free(s->sql);
+    free(s->types);
+    free(s->be_id);
+    free(s->be_typed);
+    free(s);
+}
+
+static void free_stmts(rwp_client *c)
+{
+    rwp_stmt *s = c->stmts;
+    while (s) {
+        rwp_stmt *next = s->next;
+        stmt_free(s);
+        s = next;
+    }
+    c->stmts = NULL;
+    c->last_prepared = 0;
+}
+
+void rwp_session_free(rwp_client *c)
+{
+    for (int i = 0; i < c->nrw; i++)
+        free(c->rw[i].pkt);
+    c->nrw = 0;
+    free_stmts(c);
+    rwr_session_free(&c->sess);
+    free(c->bes);
+    free(c->srv_failed);
+    c->bes = NULL;
+    c->srv_failed = NULL;
+    c->nservers = 0;
+}
+
+void rwp_session_reset(rwp_client *c, int keep_master)
+{
+    for (int i = 0; i < c->nservers; i++) {
+        if (c->bes[i] && !(keep_master && i == c->master)) {
+            rwp_backend_close(c->bes[i]);
+            c->bes[i] = NULL;
+        }
+        c->srv_failed[i] = 0;
+    }
+    if (keep_master && c->master >= 0 && c->bes[c->master])
+        c->bes[c->master]->replayed = 0;
+    free_stmts(c);
+    rwr_session_reset(&c->sess);
+    c->prev_server = -1;
+    c->trx_replica = -1;
+}
+
+/* ---- prepared statements ---- */
+
+static rwp_stmt *stmt_find(rwp_client *c, uint32_t id)
+{
+    if (id == STMT_ID_LAST_PREPARED)
+        id = c->last_prepared;
+    for (rwp_stmt *s = c->stmts; s; s = s->next)
+        if (s->id == id)
+            return s;
+    return NULL;
+}
+
+static void stmt_unlink(rwp_client *c, rwp_stmt *st)
+{
+    for (rwp_stmt **pp = &c->stmts; *pp; pp = &(*pp)->next) {
+        if (*pp == st) {
+            *pp = st->next;
+            return;
+        }
+    }
+}
+
+/* A backend connection is gone: the statements prepared on it are too. */
+static void stmts_forget_server(rwp_client *c, int idx)
+{
+    for (rwp_stmt *s = c->stmts; s; s = s->next) {
+        s->be_id[idx] = 0;
+        s->be_typed[idx] = 0;
+        if (s->exec_server == idx)
+            s->exec_server = -1;
+    }
+}
+
+/* Register a statement the client prepared (on server idx, which answered with id). */
+static void stmt_register(rwp_client *c, int idx, const uint8_t *sql, size_t sql_len)
+{
+    rwp_stmt *old = stmt_find(c, c->cur.prepared_id);
+    if (old) { /* the id was reused by the server after a close we did not see */
+        stmt_unlink(c, old);
+        stmt_free(old);
+    }
+    rwp_stmt *s = calloc(1, sizeof *s);
+    if (!s)
+        return;
+    s->be_id = calloc((size_t)c->nservers, sizeof *s->be_id);
+    s->be_typed = calloc((size_t)c->nservers, 1);
+    s->sql = malloc(sql_len ? sql_len : 1);
+    if (!s->be_id || !s->be_typed || !s->sql) {
+        stmt_free(s);
+        return;
+    }
+    memcpy(s->sql, sql, sql_len);
+    s->sql_len = sql_len;
+    s->id = c->cur.prepared_id;
+    s->dec = c->cur.dec;
+    s->nparams = c->cur.prepared_params;
+    s->be_id[idx] = c->cur.prepared_id;
+    s->exec_server = -1;
+    s->next = c->stmts;
+    c->stmts = s;
+    c->last_prepared = s->id;
+}
+
+/* Does the command in flight need its statement prepared on server idx first? */
+static int stmt_needs_prepare(const rwp_client *c, int idx)
+{
+    const rwp_stmt *s = c->cur.stmt;
+    return s && c->cur.cmd != COM_STMT_CLOSE && s->be_id[idx] == 0;
+}
+
+/* ---- choosing a server ---- */
+
+static uint64_t next_random(rwp_worker *w)
+{
+    uint64_t x = w->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    w->rng = x;
+    return x;
+}
+
+/* May server i serve reads for this session now? */
+static int replica_usable(const rwp_client *c, const rwp_topology *t, int i)
+{
+    const rwp_config *cfg = c->worker->cfg;
+    if (i == t->writer || i == c->master || t->servers[i].health != SRV_UP || c->srv_failed[i])
+        return 0;
+    if (cfg->servers[i].weight <= 0)
+        return 0;
+    int max = cfg->servers[i].max_connections;
+    if (max > 0 && !c->bes[i] && atomic_load(&c->worker->proxy->server_conns[i]) >= max)
+        return 0;
+    return 1;
+}
+
+/* least_connections: keep the replica the session already uses; else the one with the
+ * fewest connections per unit of weight. */
+static int pick_least_connections(rwp_client *c, const rwp_topology *t)
+{
+    const rwp_config *cfg = c->worker->cfg;
+    int best = -1;
+    long best_conns = 0, best_weight = 1;
+    for (int i = 0; i < t->nservers && i < c->nservers; i++) {
+        if (!replica_usable(c, t, i))
+            continue;
+        if (c->bes[i])
+            return i;
+        long conns = atomic_load(&c->worker->proxy->server_conns[i]);
+        long weight = cfg->servers[i].weight;
+        if (best < 0 || conns * best_weight < best_conns * weight) {
+            best = i;
+            best_conns = conns;
+            best_weight = weight;
+        }
+    }
+    return best;
+}
+
+static int pick_round_robin(rwp_client *c, const rwp_topology *t)
+{
+    int n = t->nservers < c->nservers ? t->nservers : c->nservers;
+    for (int k = 0; k < n; k++) {
+        int i = (int)((c->worker->rr_next + (uint32_t)k) % (uint32_t)n);
+        if (replica_usable(c, t, i)) {
+            c->worker->rr_next = (uint32_t)i + 1;
+            return i;
+        }
+    }
+    return -1;
+}
+
+static int pick_weighted(rwp_client *c, const rwp_topology *t)
+{
+    const rwp_config *cfg = c->worker->cfg;
+    long total = 0;
+    int n = t->nservers < c->nservers ? t->nservers : c->nservers;
+    for (int i = 0; i < n; i++)
+        if (replica_usable(c, t, i))
+            total += cfg->servers[i].weight;
+    if (total <= 0)
+        return -1;
+    long r = (long)(next_random(c->worker) % (uint64_t)total);
+    for (int i = 0; i < n; i++) {
+        if (!replica_usable(c, t, i))
+            continue;
+        r -= cfg->servers[i].weight;
+        if (r < 0)
+            return i;
+    }
+    return -1;
+}
+
+/* A replica for a read, or -1 if none is usable. */
+static int pick_replica(rwp_client *c)
+{
+    rwp_topology *t = rwp_topo_acquire(&c->worker->proxy->topo);
+    if (!t)
+        return -1;
+    int idx;
+    switch (c->worker->cfg->balance) {
+    case RWP_BALANCE_ROUND_ROBIN:
+        idx = pick_round_robin(c, t);
+        break;
+    case RWP_BALANCE_WEIGHTED:
+        idx = pick_weighted(c, t);
+        break;
+    default:
+        idx = pick_least_connections(c, t);
+        break;
+    }
+    rwp_topo_release(t);
+    return idx;
+}
+
+/* The server a hint or rule names, if it is up. */
+static int named_server(rwp_client *c, const char *name)
+{
+    const rwp_config *cfg = c->worker->cfg;
+    const rwp_server_cfg *s = rwp_config_find_server(cfg, name);
+    if (!s)
+        return -1;
+    int idx = (int)(s - cfg->servers);
+    rwp_topology *t = rwp_topo_acquire(&c->worker->proxy->topo);
+    int up = t && idx < t->nservers && t->servers[idx].health == SRV_UP && !c->srv_failed[idx];
+    rwp_topo_release(t);
+    return up ? idx : -1;
+}
+
+/* Turn a routing destination into a server index (falling back to the master). */
+static int resolve_target(rwp_client *c, rwr_dest dest)
+{
+    int idx = -1;
+    switch (dest) {
+    case RWR_DEST_REPLICA:
+        idx = pick_replica(c);
+        if (idx < 0)
+            c->cur.reason = "no usable replica";
+        break;
+    case RWR_DEST_TRX_REPLICA:
+        idx = c->trx_replica;
+        break;
+    case RWR_DEST_SERVER:
+        idx = named_server(c, c->cur.dec.server);
+        if (idx < 0)
+            c->cur.reason = "named server unknown or down";
+        break;
+    case RWR_DEST_PREVIOUS:
+        idx = c->prev_server;
+        if (idx >= 0 && !c->bes[idx])
+            idx = -1;
+        break;
+    default:
+        break;
+    }
+    return idx >= 0 ? idx : c->master;
+}
+
+/* ---- sending ---- */
+
+/* Send one of rwproxy's own commands on be; its answer is walked but not relayed. */
+static void send_internal(rwp_client *c, rwp_backend *be, int purpose, const uint8_t *pkt, size_t len)
+{
+    static const char *const purposes[] = {"none", "replay", "prepare", "gtid wait", "track", "close"};
+    SLOG(RWP_LOGL_DEBUG, c, be, "internal %s on %s", purposes[purpose], be->name);
+    be->internal = purpose;
+    be->internal_err = 0;
+    be->internal_stmt_id = 0;
+    proto_resp_kind kind = proto_command_response_kind(pkt[PROTO_HDR_LEN]);
+    rwp_backend_send_command(be, pkt, len, kind, 0);
+}
+
+static void send_internal_prepare(rwp_client *c, rwp_backend *be, const rwp_stmt *s)
+{
+    proto_writer w;
+    proto_wr_init(&w);
+    proto_wr_u8(&w, COM_STMT_PREPARE);
+    proto_wr_bytes(&w, s->sql, s->sql_len);
+    if (proto_wr_finish(&w, 0) != 0) {
+        proto_wr_free(&w);
+        rwp_client_fail(c, 1, ER_UNKNOWN_ERROR, "HY000", "rwproxy: cannot build a prepare packet");
+        return;
+    }
+    send_internal(c, be, RWP_INT_PREPARE, w.data, w.len);
+    proto_wr_free(&w);
+}
+
+/*
+ * A COM_STMT_EXECUTE rebuilt for server idx: the backend's statement id, and the parameter
+ * types if this backend has not received them yet (the client sends them only once).
+ * Returns a heap packet, or NULL if the original can be sent with just the id patched.
+ */
+static uint8_t *rebuild_execute(rwp_client *c, rwp_stmt *s, int idx, const uint8_t *pkt,
+                                size_t len, size_t *out_len)
+{
+    const uint8_t *p = pkt + PROTO_HDR_LEN;
+    size_t plen = len - PROTO_HDR_LEN;
+    size_t fixed = 1 + 4 + 1 + 4;
+    size_t nullmap = ((size_t)s->nparams + 7) / 8;
+    (void)c;
+    if (s->nparams == 0 || plen < fixed + nullmap + 1)
+        return NULL;
+    int bound = p[fixed + nullmap] != 0;
+    if (bound) {
+        size_t tlen = 2u * s->nparams;
+        if (plen < fixed + nullmap + 1 + tlen)
+            return NULL;
+        uint8_t *types = realloc(s->types, tlen);
+        if (types) {
+            memcpy(types, p + fixed + nullmap + 1, tlen);
+            s->types = types;
+        }
+        s->be_typed[idx] = 1;
+        return NULL;
+    }
+    if (s->be_typed[idx] || !s->types)
+        return NULL;
+    size_t tlen = 2u * s->nparams;
+    size_t nplen = plen + tlen;
+    if (nplen >= PROTO_MAX_PAYLOAD)
+        return NULL;
+    uint8_t *out = malloc(PROTO_HDR_LEN + nplen);
+    if (!out)
+        return NULL;
+    size_t head = fixed + nullmap;
+    proto_hdr_write(out, (uint32_t)nplen, 0);
+    memcpy(out + PROTO_HDR_LEN, p, head);
+    out[PROTO_HDR_LEN + head] = 1;
+    memcpy(out + PROTO_HDR_LEN + head + 1, s->types, tlen);
+    memcpy(out + PROTO_HDR_LEN + head + 1 + tlen, p + head + 1, plen - head - 1);
+    s->be_typed[idx] = 1;
+    *out_len = PROTO_HDR_LEN + nplen;
+    return out;
+}
+
+/* Send the client's command itself to be (with statement ids mapped for this backend). */
+static void send_client_command(rwp_client *c, rwp_backend *be)
+{
+    int idx = c->cur.target;
+    const uint8_t *pkt = rwp_inbuf_head(&c->in);
+    size_t len = c->cur.len;
+    uint32_t plen = proto_u24(pkt);
+    uint8_t *heap = NULL;
+    proto_resp_kind kind = proto_command_response_kind(c->cur.cmd);
+    int cursor = c->cur.cmd == COM_STMT_EXECUTE && plen > 5 && (pkt[PROTO_HDR_LEN + 5] & CURSOR_TYPE_READ_ONLY);
+    rwp_stmt *s = c->cur.stmt;
+    if (s && c->cur.cmd == COM_STMT_EXECUTE)
+        heap = rebuild_execute(c, s, idx, pkt, len, &len);
+    if (s && !heap) {
+        heap = malloc(len);
+        if (heap)
+            memcpy(heap, pkt, len);
+    }
+    if (s && !heap) {
+        rwp_client_fail(c, 1, ER_UNKNOWN_ERROR, "HY000", "rwproxy: out of memory");
+        return;
+    }
+    if (heap)
+        proto_put_u32(heap + PROTO_HDR_LEN + 1, s->be_id[idx]);
+    c->cur.sent = 1;
+    c->relayed = 0;
+    if (plen == PROTO_MAX_PAYLOAD) {
+        c->stream = STREAM_CONT; /* the rest follows as the client sends it */
+        c->stream_left = 0;
+    }
+    if (s && c->cur.cmd == COM_STMT_EXECUTE) {
+        s->exec_server = idx;
+        s->long_data = 0;
+    }
+    int rc = rwp_backend_send_command(be, heap ? heap : pkt, len, kind, cursor);
+    free(heap);
+    if (rc != 0 || c->state != CL_COMMAND)
+        return; /* the backend failed; its failure path has dealt with the client */
+    if (c->stream != STREAM_NONE || kind == RESP_NONE) {
+        rwp_inbuf_consume(&c->in, c->cur.len); /* no retry possible once streaming */
+        c->cur.len = 0;
+    }
+    if (kind == RESP_NONE && c->stream == STREAM_NONE)
+        rwp_session_answered(c, be);
+}
+
+/* ---- read-your-writes: last_gtid tracking, causal waits, OK rewriting ---- */
+
+static const char TRACK_SQL[] =
+    "SET session_track_system_variables = CONCAT_WS(',', NULLIF(@@session_track_system_variables, ''), 'last_gtid')";
+
+/* Send the SQL text as one of rwproxy's own COM_QUERY commands on be. */
+static void send_internal_query(rwp_client *c, rwp_backend *be, int purpose, const char *sql)
+{
+    proto_writer w;
+    proto_wr_init(&w);
+    proto_wr_u8(&w, COM_QUERY);
+    proto_wr_bytes(&w, sql, strlen(sql));
+    if (proto_wr_finish(&w, 0) != 0) {
+        proto_wr_free(&w);
+        rwp_client_fail(c, 1, ER_UNKNOWN_ERROR, "HY000", "rwproxy: cannot build a query packet");
+        return;
+    }
+    send_internal(c, be, purpose, w.data, w.len);
+    proto_wr_free(&w);
+}
+
+/* The position a replica must have reached before it serves this session's read. */
+static void causal_position(rwp_client *c, rwr_gtid_pos *want)
+{
+    memset(want, 0, sizeof *want);
+    switch (c->worker->cfg->consistency) {
+    case RWP_CONSISTENCY_SESSION:
+        *want = c->gtid;
+        break;
+    case RWP_CONSISTENCY_GLOBAL:
+        pthread_mutex_lock(&c->worker->proxy->gtid_mu);
+        *want = c->worker->proxy->gtid;
+        pthread_mutex_unlock(&c->worker->proxy->gtid_mu);
+        rwr_gtid_merge(want, &c->gtid);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Must the replica wait before serving the command in flight? */
+static int needs_causal_wait(rwp_client *c, int idx)
+{
+    if (c->cur.causal_checked || idx == c->master || c->cur.cmd == COM_STMT_FETCH ||
+        (c->cur.dest != RWR_DEST_REPLICA && c->cur.dest != RWR_DEST_SERVER))
+        return 0;
+    c->cur.causal_checked = 1;
+    causal_position(c, &c->cur.want);
+    if (c->cur.want.n == 0 || rwr_gtid_reached(&c->worker->known[idx], &c->cur.want))
+        return 0;
+    return 1;
+}
+
+/* MASTER_GTID_WAIT ahead of the read: OK if the replica caught up in time, ERR if not. */
+static void send_causal_wait(rwp_client *c, rwp_backend *be)
+{
+    char pos[RWR_GTID_MAX_DOMAINS * 48];
+    char sql[sizeof pos + 256];
+    rwr_gtid_format(&c->cur.want, pos, sizeof pos);
+    int ms = c->worker->cfg->causal_timeout_ms > 0 ? c->worker->cfg->causal_timeout_ms : 1000;
+    snprintf(sql, sizeof sql,
+             "BEGIN NOT ATOMIC IF MASTER_GTID_WAIT('%s', %d.%03d) <> 0 THEN "
+             "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'rwproxy: causal read timeout'; END IF; END",
+             pos, ms / 1000, ms % 1000);
+    send_internal_query(c, be, RWP_INT_GTID_WAIT, sql);
+}
+
+/* last_gtid reported by the master: the session's and the process's newest write. */
+static void note_gtid(rwp_client *c, const uint8_t *value, size_t len)
+{
+    rwr_gtid_pos p;
+    if (len == 0 || rwr_gtid_parse((const char *)value, len, &p) != 0 || p.n == 0)
+        return;
+    rwr_gtid_merge(&c->gtid, &p);
+    pthread_mutex_lock(&c->worker->proxy->gtid_mu);
+    rwr_gtid_merge(&c->worker->proxy->gtid, &p);
+    pthread_mutex_unlock(&c->worker->proxy->gtid_mu);
+    rwr_gtid_merge(&c->worker->known[c->master], &p);
+}
+
+static int is_last_gtid(const proto_track_entry *e)
+{
+    return e->type == SESSION_TRACK_SYSTEM_VARIABLES && e->name_len == 9 &&
+           memcmp(e->name, "last_gtid", 9) == 0;
+}
+
+/* Read last_gtid out of a session-track block; returns 1 if the block has entries the
+ * client must not see (last_gtid it did not ask for). */
+static int scan_track(rwp_client *c, const uint8_t *block, size_t len, int from_master)
+{
+    proto_track_iter it;
+    proto_track_entry e;
+    int hide = 0;
+    proto_track_begin(&it, block, len);
+    while (proto_track_next(&it, &e) == PROTO_OK) {
+        if (!is_last_gtid(&e))
+            continue;
+        if (from_master)
+            note_gtid(c, e.value, e.value_len);
+        if (!c->client_wants_gtid)
+            hide = 1;
+    }
+    return hide;
+}
+
+/* The OK packet as the client must see it: its own capabilities, and only the tracked
+ * state it asked for. Appends the packet (header with seq) to w. */
+static void rebuild_ok(rwp_client *c, const proto_ok *ok, uint8_t seq, proto_writer *w)
+{
+    proto_writer block;
+    proto_wr_init(&block);
+    int keep_block = 0;
+    if ((c->caps & CLIENT_SESSION_TRACK) && ok->track) {
+        proto_track_iter it;
+        proto_track_entry e;
+        proto_track_begin(&it, ok->track, ok->track_len);
+        while (proto_track_next(&it, &e) == PROTO_OK) {
+            if (is_last_gtid(&e) && !c->client_wants_gtid)
+                continue;
+            proto_wr_u8(&block, e.type);
+            proto_wr_lenenc_str(&block, e.data, e.len);
+            keep_block = 1;
+        }
+    }
+    uint16_t status = ok->status;
+    if (!keep_block)
+        status &= (uint16_t)~SERVER_SESSION_STATE_CHANGED;
+    proto_wr_u8(w, ok->header);
+    proto_wr_lenenc(w, ok->affected_rows);
+    proto_wr_lenenc(w, ok->last_insert_id);
+    proto_wr_u16(w, status);
+    proto_wr_u16(w, ok->warnings);
+    /* servers write the info length-encoded with or without CLIENT_SESSION_TRACK */
+    if (ok->info_len || keep_block)
+        proto_wr_lenenc_str(w, ok->info, ok->info_len);
+    if (keep_block)
+        proto_wr_lenenc_str(w, block.data + PROTO_HDR_LEN, block.len - PROTO_HDR_LEN);
+    proto_wr_free(&block);
+    proto_wr_finish(w, seq);
+}
+
+/* An OK (or OK-style terminator) of a relayed answer: note last_gtid, and rewrite it when
+ * the client must not see it as the server sent it. */
+static void inspect_ok(rwp_client *c, rwp_backend *be, const proto_walk_event *ev)
+{
+    proto_ok ok;
+    if (!(be->caps & CLIENT_SESSION_TRACK) || ev->captured < ev->payload_len || ev->captured == 0)
+        return;
+    int ok_shaped = ev->payload[0] == PKT_OK || (ev->payload[0] == PKT_EOF && (be->caps & CLIENT_DEPRECATE_EOF));
+    if (!ok_shaped)
+        return;
+    if (proto_ok_decode(ev->payload, ev->captured, be->caps, &ok) != PROTO_OK)
+        return;
+    int hide = ok.track ? scan_track(c, ok.track, ok.track_len, be->server == c->master) : 0;
+    int reshape = !(c->caps & CLIENT_SESSION_TRACK) && ok.track;
+    if (!hide && !reshape)
+        return;
+    size_t wire = PROTO_HDR_LEN + (size_t)ev->payload_len;
+    if (ev->end_off < wire || c->nrw == RWP_MAX_REWRITES) {
+        SLOG(RWP_LOGL_DEBUG, c, be, "an OK packet split across reads is relayed unchanged");
+        return;
+    }
+    proto_writer w;
+    proto_wr_init(&w);
+    rebuild_ok(c, &ok, ev->seq, &w);
+    if (w.err) {
+        proto_wr_free(&w);
+        return;
+    }
+    rwp_rewrite *r = &c->rw[c->nrw++];
+    r->start = ev->end_off - wire;
+    r->end = ev->end_off;
+    r->pkt = w.data;
+    r->len = w.len;
+}
+
+/* Does the client's own SET touch session tracking (so ours must be set up again)? */
+static void note_client_tracking(rwp_client *c, const uint8_t *sql, size_t len)
+{
+    static const char key[] = "session_track_system_variables";
+    size_t klen = sizeof key - 1;
+    for (size_t i = 0; i + klen <= len; i++) {
+        if (strncasecmp((const char *)sql + i, key, klen) != 0)
+            continue;
+        for (size_t j = i + klen; j + 9 <= len; j++)
+            if (strncasecmp((const char *)sql + j, "last_gtid", 9) == 0 || sql[j] == '*')
+                c->client_wants_gtid = 1;
+        for (int s = 0; s < c->nservers; s++)
+            if (c->bes[s])
+                c->bes[s]->track_ready = 0;
+        return;
+    }
+}
+
+int rwp_session_relay(rwp_client *c, rwp_chunk *ch, const uint8_t *p, size_t len, rwp_write_done_fn done)
+{
+    size_t off = 0;
+    int rc = 0;
+    for (int i = 0; i < c->nrw && rc == 0; i++) {
+        rwp_rewrite *r = &c->rw[i];
+        if (r->start > off && r->start <= len)
+            rc = rwp_write_chunk((uv_stream_t *)&c->tcp, ch, p + off, r->start - off, done);
+        if (rc == 0) {
+            rc = rwp_write_owned((uv_stream_t *)&c->tcp, r->pkt, r->len, done);
+            r->pkt = NULL;
+        }
+        off = r->end;
+    }
+    for (int i = 0; i < c->nrw; i++)
+        free(c->rw[i].pkt);
+    c->nrw = 0;
+    if (rc == 0 && off < len)
+        rc = rwp_write_chunk((uv_stream_t *)&c->tcp, ch, p + off, len - off, done);
+    return rc;
+}
+
+/* Is be behind the session history? */
+static int needs_replay(const rwp_client *c, const rwp_backend *be)
+{
+    return be->replayed < c->sess.nhist;
+}
+
+void rwp_session_dispatch(rwp_client *c)
+{
+    if (c->state != CL_COMMAND || c->cur.sent)
+        return;
+    int idx = c->cur.target;
+    rwp_backend *be = c->bes[idx];
+    if (!be) {
+        if (rwp_client_open_backend(c, idx) != 0 && !rwp_session_backend_failed(c, NULL, idx, "cannot connect"))
+            rwp_client_fail(c, 1, ER_UNKNOWN_ERROR, "HY000", "rwproxy: cannot connect to server %s",
+                            c->worker->cfg->servers[idx].name);
+        return; /* be_ready calls back */
+    }
+    if (be->state != BE_IDLE)
+        return;
+    if (needs_replay(c, be)) {
+        const rwr_history_entry *h = &c->sess.hist[be->replayed];
+        send_internal(c, be, RWP_INT_REPLAY, h->pkt, h->len);
+        return;
+    }
+    if (idx == c->master && c->track_gtid && !be->track_ready) {
+        send_internal_query(c, be, RWP_INT_TRACK, TRACK_SQL);
+        return;
+    }
+    if (needs_causal_wait(c, idx)) {
+        send_causal_wait(c, be);
+        return;
+    }
+    if (stmt_needs_prepare(c, idx)) {
+        send_internal_prepare(c, be, c->cur.stmt);
+        return;
+    }
+    send_client_command(c, be);
+}
+
+/* ---- starting a command ---- */
+
+/* Route a classified statement: session state, then the destination's server. */
+static void route_statement(rwp_client *c)
+{
+    const char *reason = NULL;
+    rwr_dest dest = rwr_session_route(&c->sess, &c->cur.dec, &reason);
+    c->cur.dest = dest;
+    c->cur.reason = reason;
+    rwr_session_before(&c->sess, &c->cur.dec, dest);
+    c->cur.target = resolve_target(c, dest);
+    if ((c->cur.dec.flags & RWR_F_TRX_BEGIN_RO) && dest == RWR_DEST_REPLICA) {
+        if (c->cur.target != c->master)
+            c->trx_replica = c->cur.target;
+        else
+            c->sess.ro_trx_on_replica = 0; /* no replica: the master holds it */
+    }
+}
+
+static void classify_query(rwp_client *c, const uint8_t *sql, size_t len)
+{
+    rwr_classify((const char *)sql, len, rwr_session_is_temp, &c->sess, &c->cur.dec);
+    if ((c->cur.dec.flags & RWR_F_MULTI) && (c->cur.dec.flags & RWR_F_SESSION)) {
+        rwr_session_pin(&c->sess, "multi-statement with session state");
+        c->cur.dec.flags &= ~RWR_F_SESSION;
+    }
+    c->cur.session_cmd = (c->cur.dec.flags & RWR_F_SESSION) != 0;
+}
+
+/* A plain decision: the master, for a reason. */
+static void decide_master(rwp_client *c, const char *reason)
+{
+    memset(&c->cur.dec, 0, sizeof c->cur.dec);
+    c->cur.dec.target = RWR_MASTER;
+    c->cur.dec.reason = reason;
+}
+
+/* Statement commands other than execute: they follow the statement's last execution. */
+static int start_stmt_followup(rwp_client *c, rwp_stmt *s)
+{
+    int idx = s->exec_server >= 0 && c->bes[s->exec_server] ? s->exec_server : c->master;
+    if (c->cur.cmd == COM_STMT_SEND_LONG_DATA) {
+        idx = c->master;
+        s->long_data = 1;
+    }
+    if (c->cur.cmd == COM_STMT_RESET)
+        s->long_data = 0;
+    c->cur.target = idx;
+    c->cur.reason = "follows the statement";
+    return 0;
+}
+
+/* COM_STMT_CLOSE: close on every backend that prepared it; no answer. */
+static void close_statement(rwp_client *c, rwp_stmt *s)
+{
+    for (int i = 0; i < c->nservers; i++) {
+        rwp_backend *be = c->bes[i];
+        if (!s->be_id[i] || !be || be->state != BE_IDLE)
+            continue;
+        uint8_t pkt[PROTO_HDR_LEN + 5];
+        proto_hdr_write(pkt, 5, 0);
+        pkt[PROTO_HDR_LEN] = COM_STMT_CLOSE;
+        proto_put_u32(pkt + PROTO_HDR_LEN + 1, s->be_id[i]);
+        rwp_backend_send_command(be, pkt, sizeof pkt, RESP_NONE, 0);
+        if (c->state == CL_CLOSING)
+            return;
+    }
+    stmt_unlink(c, s);
+    stmt_free(s);
+}
+
+/* Statement commands: find the statement; returns -1 if the command was answered here. */
+static int start_stmt_command(rwp_client *c, const uint8_t *payload, uint32_t len)
+{
+    uint32_t id = len >= 5 ? proto_u32(payload + 1) : 0;
+    rwp_stmt *s = stmt_find(c, id);
+    if (!s) {
+        rwp_inbuf_consume(&c->in, c->cur.len);
+        if (c->cur.cmd != COM_STMT_CLOSE && c->cur.cmd != COM_STMT_SEND_LONG_DATA) {
+            /* the server's own wording, so clients see what a direct connection shows */
+            const char *fn = c->cur.cmd == COM_STMT_EXECUTE ? "mysqld_stmt_execute"
+                             : c->cur.cmd == COM_STMT_FETCH ? "mysqld_stmt_fetch"
+                                                            : "mysqld_stmt_reset";
+            char msg[96];
+            snprintf(msg, sizeof msg, "Unknown prepared statement handler (%u) given to %s", id, fn);
+            rwp_client_send_err(c, 1, ER_UNKNOWN_STMT_HANDLER, "HY000", msg);
+        }
+        return -1;
+    }
+    c->cur.stmt = s;
+    if (c->cur.cmd == COM_STMT_CLOSE) {
+        rwp_inbuf_consume(&c->in, c->cur.len);
+        close_statement(c, s);
+        return -1;
+    }
+    if (c->cur.cmd != COM_STMT_EXECUTE)
+        return start_stmt_followup(c, s);
+    c->cur.dec = s->dec;
+    if (s->long_data) {
+        c->cur.target = c->master;
+        c->cur.reason = "statement has long data on the master";
+        return 0;
+    }
+    route_statement(c);
+    return 0;
+}
+
+void rwp_session_start_command(rwp_client *c, const uint8_t *pkt, uint32_t len)
+{
+    const uint8_t *payload = pkt + PROTO_HDR_LEN;
+    memset(&c->cur, 0, sizeof c->cur);
+    c->cur.cmd = payload[0];
+    c->cur.len = PROTO_HDR_LEN + (size_t)len;
+    c->cur.target = c->master;
+    decide_master(c, proto_command_name(c->cur.cmd));
+    if (c->master < 0 || !c->bes[c->master]) {
+        rwp_client_fail(c, 1, ER_UNKNOWN_ERROR, "HY000", "rwproxy: no server connection");
+        return;
+    }
+    switch (c->cur.cmd) {
+    case COM_QUERY:
+        classify_query(c, payload + 1, len - 1);
+        route_statement(c);
+        break;
+    case COM_INIT_DB:
+    case COM_SET_OPTION:
+        c->cur.dec.flags = RWR_F_SESSION;
+        c->cur.session_cmd = 1;
+        route_statement(c);
+        break;
+    case COM_STMT_PREPARE:
+        classify_query(c, payload + 1, len - 1);
+        c->cur.session_cmd = 0;
+        c->cur.target = c->master; /* the client gets the master's answer and ids */
+        break;
+    case COM_STMT_EXECUTE:
+    case COM_STMT_FETCH:
+    case COM_STMT_RESET:
+    case COM_STMT_SEND_LONG_DATA:
+    case COM_STMT_CLOSE:
+        if (start_stmt_command(c, payload, len) != 0)
+            return;
+        break;
+    default:
+        /* PING, STATISTICS, FIELD_LIST, RESET_CONNECTION, REFRESH, DEBUG: the master, except
+         * inside a READ ONLY transaction on a replica, whose connection is the session's now */
+        if (c->sess.ro_trx_on_replica && c->trx_replica >= 0 && c->cur.cmd != COM_RESET_CONNECTION)
+            c->cur.target = c->trx_replica;
+        break;
+    }
+    SLOG(RWP_LOGL_DEBUG, c, c->bes[c->cur.target], "%s -> %s (%s)", proto_command_name(c->cur.cmd),
+         c->worker->cfg->servers[c->cur.target].name, c->cur.reason ? c->cur.reason : "");
+    rwp_client_set_state(c, CL_COMMAND);
+    rwp_session_dispatch(c);
+}
+
+/* ---- answers ---- */
+
+void rwp_session_event(rwp_client *c, rwp_backend *be, const proto_walk_event *ev)
+{
+    if (be->internal) {
+        if (ev->type == WALK_EV_ERR)
+            be->internal_err = 1;
+        else if (ev->type == WALK_EV_PREPARE_OK && ev->captured >= 5)
+            be->internal_stmt_id = proto_u32(ev->payload + 1);
+        return;
+    }
+    if (c->state != CL_COMMAND || be->server != c->cur.target)
+        return;
+    switch (ev->type) {
+    case WALK_EV_ERR:
+        c->cur.got_err = 1;
+        break;
+    case WALK_EV_PREPARE_OK:
+        if (ev->captured >= 9) {
+            c->cur.prepared_id = proto_u32(ev->payload + 1);
+            c->cur.prepared_params = proto_u16(ev->payload + 7);
+        }
+        break;
+    case WALK_EV_OK:
+    case WALK_EV_EOF:
+        inspect_ok(c, be, ev);
+        if (ev->last) {
+            c->cur.final_status = ev->status;
+            c->cur.have_status = 1;
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* A backend cannot serve this session (failed, or could not replay its state): drop it and
+ * send the command in flight elsewhere. Returns 1 if the session goes on. */
+static int abandon_backend(rwp_client *c, int idx, const char *why)
+{
+    rwp_backend *be = c->bes[idx];
+    SLOG(RWP_LOGL_WARN, c, be, "server %s is not used for this session: %s",
+         c->worker->cfg->servers[idx].name, why);
+    if (be) {
+        c->bes[idx] = NULL;
+        rwp_backend_close(be);
+    }
+    stmts_forget_server(c, idx);
+    if (idx == c->master || idx == c->trx_replica)
+        return 0;
+    c->srv_failed[idx] = 1;
+    if (c->prev_server == idx)
+        c->prev_server = -1;
+    if (c->state == CL_COMMAND && c->cur.target == idx && !c->cur.sent) {
+        c->cur.target = resolve_target(c, c->cur.dest == RWR_DEST_REPLICA ? RWR_DEST_REPLICA
+                                                                           : RWR_DEST_MASTER);
+        rwp_session_dispatch(c);
+    }
+    return 1;
+}
+
+int rwp_session_backend_failed(rwp_client *c, rwp_backend *be, int idx, const char *reason)
+{
+    (void)be;
+    if (idx < 0 || idx >= c->nservers)
+        return 0;
+    int in_flight = c->state == CL_COMMAND && c->cur.target == idx;
+    if (in_flight && c->cur.sent) {
+        /* the command itself reached the server: retry a read elsewhere only if nothing of
+         * its answer reached the client and its bytes are still here */
+        if (c->relayed > 0 || c->cur.len == 0 || c->stream != STREAM_NONE ||
+            idx == c->master || idx == c->trx_replica)
+            return 0;
+        c->cur.sent = 0;
+        c->cur.got_err = 0;
+        c->cur.have_status = 0;
+    }
+    c->bes[idx] = NULL;
+    return abandon_backend(c, idx, reason);
+}
+
+/* What a finished answer changes in the session. */
+static void apply_answer(rwp_client *c, rwp_backend *be)
+{
+    int idx = c->cur.target;
+    const uint8_t *pkt = rwp_inbuf_head(&c->in);
+    if (c->cur.have_status && (idx == c->master || idx == c->trx_replica))
+        rwr_session_status(&c->sess, c->cur.final_status,
+                           idx == c->trx_replica && c->sess.ro_trx_on_replica);
+    if (!c->sess.ro_trx_on_replica)
+        c->trx_replica = -1;
+    if (c->cur.got_err) {
+        if (c->cur.cmd == COM_QUERY && (c->cur.dec.flags & RWR_F_TRX_BEGIN_RO) && idx == c->trx_replica &&
+            !c->sess.in_trx) {
+            c->sess.ro_trx_on_replica = 0;
+            c->trx_replica = -1;
+        }
+        return;
+    }
+    if (c->cur.session_cmd) {
+        if (c->cur.cmd == COM_QUERY && c->cur.len > PROTO_HDR_LEN + 1)
+            note_client_tracking(c, pkt + PROTO_HDR_LEN + 1, c->cur.len - PROTO_HDR_LEN - 1);
+        if (c->cur.len > 0 && rwr_session_record(&c->sess, pkt, c->cur.len) == 0)
+            be->replayed = c->sess.nhist;
+        else if (c->cur.len == 0)
+            rwr_session_pin(&c->sess, "session command too large to replay");
+    }
+    switch (c->cur.cmd) {
+    case COM_RESET_CONNECTION:
+        rwp_session_reset(c, 1);
+        break;
+    case COM_STMT_PREPARE:
+        if (c->cur.prepared_id && c->cur.len > PROTO_HDR_LEN + 1)
+            stmt_register(c, idx, pkt + PROTO_HDR_LEN + 1, c->cur.len - PROTO_HDR_LEN - 1);
+        break;
+    default:
+        break;
+    }
+}
+
+/* An internal step finished on be: record it and go on with the command in flight. */
+static void internal_done(rwp_client *c, rwp_backend *be)
+{
+    int purpose = be->internal;
+    int failed = be->internal_err;
+    int idx = be->server;
+    be->internal = RWP_INT_NONE;
+    if (purpose == RWP_INT_REPLAY && !failed)
+        be->replayed++;
+    if (purpose == RWP_INT_PREPARE && !failed && be->internal_stmt_id && c->cur.stmt)
+        c->cur.stmt->be_id[idx] = be->internal_stmt_id;
+    if (purpose == RWP_INT_TRACK) {
+        be->track_ready = 1; /* even if refused: reads then fall back to waiting on nothing */
+        if (failed)
+            SLOG(RWP_LOGL_WARN, c, be, "cannot track last_gtid on %s: read-your-writes is off for this session",
+                 c->worker->cfg->servers[idx].name);
+        rwp_session_dispatch(c);
+        return;
+    }
+    if (purpose == RWP_INT_GTID_WAIT) {
+        if (failed) {
+            SLOG(RWP_LOGL_DEBUG, c, be, "causal read: %s is behind; reading from the master",
+                 c->worker->cfg->servers[idx].name);
+            c->cur.target = c->master;
+            c->cur.reason = "replica behind (causal read)";
+        } else {
+            rwr_gtid_merge(&c->worker->known[idx], &c->cur.want);
+        }
+        rwp_session_dispatch(c);
+        return;
+    }
+    if (failed || (purpose == RWP_INT_PREPARE && !be->internal_stmt_id)) {
+        const char *why = purpose == RWP_INT_REPLAY ? "replaying the session state failed"
+                                                     : "preparing the statement failed";
+        if (!abandon_backend(c, idx, why))
+            rwp_client_fail(c, 1, ER_UNKNOWN_ERROR, "HY000", "rwproxy: %s on the master", why);
+        return;
+    }
+    rwp_session_dispatch(c);
+}
+
+void rwp_session_answered(rwp_client *c, rwp_backend *be)
+{
+    if (be->internal) {
+        internal_done(c, be);
+        return;
+    }
+    if (c->state != CL_COMMAND || be->server != c->cur.target || be->state != BE_IDLE)
+        return;
+    apply_answer(c, be);
+    if (c->state != CL_COMMAND)
+        return;
+    c->prev_server = c->cur.target;
+    if (c->cur.len > 0)
+        rwp_inbuf_consume(&c->in, c->cur.len);
+    c->cur.len = 0;
+    c->stream = STREAM_NONE;
+    rwp_client_set_state(c, CL_IDLE);
+    rwp_client_process_input(c);
+}
