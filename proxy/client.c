@@ -415,6 +415,7 @@ static void be_ready(void *owner, rwp_backend *be, const uint8_t *ok, size_t len
     if (!c->in_change_user)
         CLOG(RWP_LOGL_DEBUG, c, "client %s logged in", c->peer);
     c->in_change_user = 0;
+    snprintf(c->cur_db, sizeof c->cur_db, "%s", c->db);
     rwp_client_set_state(c, CL_IDLE);
     rwp_client_process_input(c);
 }

@@ -78,6 +78,8 @@ typedef struct {
     int sent;                /* the command itself has been sent */
     int causal_checked;      /* read-your-writes has been taken care of */
     rwr_gtid_pos want;       /* position a replica must have reached to serve it */
+    int want_known;          /* want has been computed */
+    int require_caught_up;   /* replica choice: only replicas known to be at want */
     int got_err;             /* its answer contained an ERR */
     uint16_t final_status;   /* status flags of the final OK/EOF */
     int have_status;         /* final_status is set */
@@ -97,7 +99,8 @@ struct rwp_client {
     uint64_t id;               /* rwproxy connection id (the one in our greeting) */
     char peer[64];             /* client address, for messages and logs */
     char user[128];            /* authenticated user ("" before) */
-    char db[256];              /* schema asked for at login / change user */
+    char db[256];              /* schema asked for at login / change user (new backends log in with it) */
+    char cur_db[256];          /* the session's current schema (after USE / COM_INIT_DB) */
     uint8_t charset;           /* client collation id */
     uint32_t caps;             /* capabilities negotiated with the client */
     uint8_t scramble[20];      /* the scramble of our greeting */

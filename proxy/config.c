@@ -16,6 +16,7 @@
 #include "proxy/config.h"
 
 #include "protocol/auth.h"
+#include "router/rules.h"
 #include "proxy/log.h"
 
 #include <ctype.h>
@@ -135,6 +136,18 @@ static const rwp_config_key key_table[] = {
      RWP_CK_USER_HASH, offsetof(rwp_user_cfg, h2), 0, FSIZE(rwp_user_cfg, h2), 0, 0, 0},
     K_INT("user.NAME", "max_connections", rwp_user_cfg, max_connections, "0", 0, 1000000,
           "client connections this user may have at once (0 = unlimited)"),
+    K_INT("rule.NAME", "order", rwp_rule_cfg, order, "100", -1000000, 1000000,
+          "rules are tried in this order (lower first; equal orders in file order); the first "
+          "match wins"),
+    K_STR("rule.NAME", "match", RWP_CK_STRING, "regex", rwp_rule_cfg, match, NULL, 1, 1,
+          "PCRE2 pattern, case-insensitive, matched against the statement text (required)"),
+    K_STR("rule.NAME", "user", RWP_CK_STRING, "string", rwp_rule_cfg, user, "", 0, 0,
+          "apply the rule only to this client user; empty: every user"),
+    K_STR("rule.NAME", "route", RWP_CK_STRING, "master|replica|server.NAME", rwp_rule_cfg, route,
+          "", 0, 0, "send matching statements there (give route or block, not both)"),
+    K_STR("rule.NAME", "block", RWP_CK_STRING, "string", rwp_rule_cfg, block, "", 0, 0,
+          "refuse matching statements with ERR 1148 (42000) and this text; double quotes around "
+          "it are removed"),
 };
 
 #define NKEYS (sizeof key_table / sizeof key_table[0])
@@ -147,6 +160,7 @@ _Static_assert(RWP_CONSISTENCY_GLOBAL == 2, "consistency order: eventual|session
 
 static const char SERVER_SECTION[] = "server.NAME"; /* table section of [server.X] keys */
 static const char USER_SECTION[] = "user.NAME";     /* table section of [user.X] keys */
+static const char RULE_SECTION[] = "rule.NAME";     /* table section of [rule.X] keys */
 
 const rwp_config_key *rwp_config_keys(size_t *n)
 {
@@ -476,6 +490,7 @@ typedef enum {
     SEC_FIXED,  /* one of the fixed sections ([proxy], [admin], ...) */
     SEC_SERVER, /* [server.NAME] */
     SEC_USER,   /* [user.NAME] */
+    SEC_RULE,   /* [rule.NAME] */
     SEC_BAD     /* unusable (error reported); its keys are skipped */
 } sec_kind;
 
@@ -533,7 +548,7 @@ static void perr(parse_state *ps, int line, const char *section, const char *key
 
 static int is_fixed_section(const char *name)
 {
-    if (!strcmp(name, SERVER_SECTION) || !strcmp(name, USER_SECTION))
+    if (!strcmp(name, SERVER_SECTION) || !strcmp(name, USER_SECTION) || !strcmp(name, RULE_SECTION))
         return 0;
     for (size_t i = 0; i < NKEYS; i++)
         if (!strcmp(key_table[i].section, name))
@@ -637,6 +652,28 @@ static void open_user(parse_state *ps, sec_meta *m, const char *uname)
     m->index = c->nusers++;
 }
 
+static void open_rule(parse_state *ps, sec_meta *m, const char *rname)
+{
+    rwp_config *c = ps->cfg;
+    for (int i = 0; i < c->nrules; i++)
+        if (!strcmp(c->rules[i].name, rname)) {
+            perr(ps, m->line, m->name, NULL, "duplicate rule (first on line %d)", c->rules[i].line);
+            return;
+        }
+    if (c->nrules >= RWP_MAX_RULES) {
+        perr(ps, m->line, m->name, NULL, "too many rules (max %d)", RWP_MAX_RULES);
+        return;
+    }
+    rwp_rule_cfg *r = &c->rules[c->nrules];
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "%s", rname);
+    r->line = m->line;
+    apply_defaults(RULE_SECTION, r);
+    m->kind = SEC_RULE;
+    m->tsection = RULE_SECTION;
+    m->index = c->nrules++;
+}
+
 static void known_sections(char *buf, size_t len)
 {
     size_t n = 0;
@@ -653,16 +690,19 @@ static void known_sections(char *buf, size_t len)
 static void open_section(parse_state *ps, sec_meta *m)
 {
     int server = !strncmp(m->name, "server.", 7), user = !strncmp(m->name, "user.", 5);
+    int rule = !strncmp(m->name, "rule.", 5);
     const char *entry = m->name + (server ? 7 : 5);
     if (is_fixed_section(m->name)) {
         open_fixed(ps, m);
-    } else if ((server || user) && !valid_entry_name(entry)) {
+    } else if ((server || user || rule) && !valid_entry_name(entry)) {
         perr(ps, m->line, m->name, NULL, "invalid name '%s' (1..63 characters of A-Z a-z 0-9 _ -)",
              entry);
     } else if (server) {
         open_server(ps, m, entry);
     } else if (user) {
         open_user(ps, m, entry);
+    } else if (rule) {
+        open_rule(ps, m, entry);
     } else {
         char known[256];
         known_sections(known, sizeof known);
@@ -769,6 +809,8 @@ static void *section_object(parse_state *ps, const sec_meta *m)
         return &ps->cfg->servers[m->index];
     if (m->kind == SEC_USER)
         return &ps->cfg->users[m->index];
+    if (m->kind == SEC_RULE)
+        return &ps->cfg->rules[m->index];
     return ps->cfg;
 }
 
@@ -901,6 +943,80 @@ static void sort_users(parse_state *ps)
     }
 }
 
+/* Remove one pair of double quotes around a value. */
+static void unquote(char *v)
+{
+    size_t n = strlen(v);
+    if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
+        memmove(v, v + 1, n - 2);
+        v[n - 2] = '\0';
+    }
+}
+
+/* A rule needs exactly one of route/block, and a route that names something real. */
+static void check_rule(parse_state *ps, const sec_meta *m)
+{
+    rwp_rule_cfg *r = &ps->cfg->rules[m->index];
+    unquote(r->block);
+    unquote(r->match);
+    if (!r->route[0] == !r->block[0]) {
+        perr(ps, m->line, m->name, NULL, "give either route or block");
+        return;
+    }
+    if (!r->route[0] || !strcmp(r->route, "master") || !strcmp(r->route, "replica"))
+        return;
+    if (strncmp(r->route, "server.", 7) != 0) {
+        perr(ps, m->line, m->name, "route", "'%s': expected master, replica or server.NAME", r->route);
+        return;
+    }
+    for (int i = 0; i < ps->cfg->nservers; i++)
+        if (!strcmp(ps->cfg->servers[i].name, r->route + 7))
+            return;
+    perr(ps, m->line, m->name, "route", "no [%s] section", r->route);
+}
+
+/* Compile the rules once the file is valid (PCRE2 errors name the rule). */
+static void compile_rules(parse_state *ps)
+{
+    rwp_config *c = ps->cfg;
+    if (c->nrules == 0 || ps->nerrors)
+        return;
+    rwr_rule_spec *specs = calloc((size_t)c->nrules, sizeof *specs);
+    if (!specs) {
+        ps->oom = 1;
+        return;
+    }
+    for (int i = 0; i < c->nrules; i++) {
+        const rwp_rule_cfg *r = &c->rules[i];
+        rwr_rule_spec *sp = &specs[i];
+        snprintf(sp->name, sizeof sp->name, "%s", r->name);
+        sp->order = r->order;
+        sp->match = (char *)r->match;
+        sp->user = r->user[0] ? (char *)r->user : NULL;
+        if (r->block[0]) {
+            sp->action = RWR_RULE_BLOCK;
+            sp->block_msg = (char *)r->block;
+        } else if (!strcmp(r->route, "master")) {
+            sp->action = RWR_RULE_ROUTE_MASTER;
+        } else if (!strcmp(r->route, "replica")) {
+            sp->action = RWR_RULE_ROUTE_REPLICA;
+        } else {
+            sp->action = RWR_RULE_ROUTE_SERVER;
+            snprintf(sp->server, sizeof sp->server, "%s", r->route + 7);
+        }
+    }
+    char msg[256];
+    c->ruleset = rwr_rules_compile(specs, (size_t)c->nrules, msg, sizeof msg);
+    free(specs);
+    if (!c->ruleset) {
+        int line = 0;
+        for (int i = 0; i < c->nrules; i++)
+            if (strstr(msg, c->rules[i].name))
+                line = c->rules[i].line;
+        perr(ps, line, NULL, NULL, "%s", msg);
+    }
+}
+
 static void validate(parse_state *ps)
 {
     for (int i = 0; i < ps->nsecs; i++) {
@@ -912,12 +1028,15 @@ static void validate(parse_state *ps)
             check_user(ps, m);
         if (m->kind == SEC_SERVER)
             check_server_addresses(ps, m);
+        if (m->kind == SEC_RULE)
+            check_rule(ps, m);
     }
     check_missing_fixed(ps);
     if (ps->cfg->nservers == 0)
         perr(ps, 0, NULL, NULL, "no [server.NAME] section");
     check_listeners(ps);
     sort_users(ps);
+    compile_rules(ps);
 }
 
 /* ------------------------------------------------------------ load / free ---- */
@@ -929,7 +1048,8 @@ static rwp_config *config_new(const char *name)
         return NULL;
     c->path = strdup(name ? name : "(string)");
     c->servers = calloc(RWP_MAX_SERVERS, sizeof *c->servers);
-    if (!c->path || !c->servers) {
+    c->rules = calloc(RWP_MAX_RULES, sizeof *c->rules);
+    if (!c->path || !c->servers || !c->rules) {
         rwp_config_free(c);
         return NULL;
     }
@@ -949,6 +1069,8 @@ void rwp_config_free(rwp_config *c)
         explicit_bzero(c->users, (size_t)c->nusers * sizeof *c->users);
     free(c->users);
     free(c->servers);
+    free(c->rules);
+    rwr_rules_free(c->ruleset);
     free(c->path);
     explicit_bzero(c, sizeof *c);
     free(c);

@@ -39,6 +39,21 @@ typedef struct {
     int max_connections;  /* client connections allowed for this user (0 = unlimited) */
 } rwp_user_cfg;
 
+#define RWP_MAX_RULES 256     /* most [rule.NAME] sections a file may have */
+
+/* One [rule.NAME] section: a query rule (PCRE2), compiled into rwp_config.ruleset. */
+typedef struct {
+    char name[64];        /* NAME after "rule." */
+    int order;            /* evaluation order (lower first; ties in file order) */
+    char match[192];      /* PCRE2 pattern, matched case-insensitively against the statement */
+    char user[128];       /* only for this client user ("" = every user) */
+    char route[80];       /* master | replica | server.NAME ("" when block is given) */
+    char block[192];      /* refuse matching statements with ERR 1148 and this text */
+    int line;             /* line of the section header (for messages) */
+} rwp_rule_cfg;
+
+struct rwr_ruleset;
+
 /* The whole configuration. Strings are NUL-terminated; see docs/config.md for each key. */
 typedef struct rwp_config {
     char *path;                     /* file it was read from (or the name given to parse_string) */
@@ -77,6 +92,9 @@ typedef struct rwp_config {
     int nservers;                   /* number of servers (1..RWP_MAX_SERVERS) */
     rwp_user_cfg *users;            /* [user.NAME] sections, sorted by name */
     int nusers;                     /* number of users */
+    rwp_rule_cfg *rules;            /* [rule.NAME] sections in file order */
+    int nrules;                     /* number of rules */
+    struct rwr_ruleset *ruleset;    /* the rules compiled (NULL when there are none) */
 } rwp_config;
 
 enum { RWP_BALANCE_LEAST_CONN, RWP_BALANCE_ROUND_ROBIN, RWP_BALANCE_WEIGHTED };

@@ -173,9 +173,12 @@ static uint64_t next_random(rwp_worker *w)
     return x;
 }
 
-/* May server i serve reads for this session now? */
+/* May server i serve reads for this session now? With cur.require_caught_up set, only
+ * replicas known to have reached the causal position qualify. */
 static int replica_usable(const rwp_client *c, const rwp_topology *t, int i)
 {
+    if (c->cur.require_caught_up && !rwr_gtid_reached(&c->worker->known[i], &c->cur.want))
+        return 0;
     const rwp_config *cfg = c->worker->cfg;
     if (i == t->writer || i == c->master || t->servers[i].health != SRV_UP || c->srv_failed[i])
         return 0;
@@ -194,7 +197,10 @@ static int pick_least_connections(rwp_client *c, const rwp_topology *t)
     const rwp_config *cfg = c->worker->cfg;
     int best = -1;
     long best_conns = 0, best_weight = 1;
-    for (int i = 0; i < t->nservers && i < c->nservers; i++) {
+    int n = t->nservers < c->nservers ? t->nservers : c->nservers;
+    uint32_t start = c->worker->rr_next++; /* ties go round the replicas */
+    for (int k = 0; k < n; k++) {
+        int i = (int)((start + (uint32_t)k) % (uint32_t)n);
         if (!replica_usable(c, t, i))
             continue;
         if (c->bes[i])
@@ -244,24 +250,39 @@ static int pick_weighted(rwp_client *c, const rwp_topology *t)
     return -1;
 }
 
-/* A replica for a read, or -1 if none is usable. */
+static int pick_by_balance(rwp_client *c, const rwp_topology *t)
+{
+    switch (c->worker->cfg->balance) {
+    case RWP_BALANCE_ROUND_ROBIN:
+        return pick_round_robin(c, t);
+    case RWP_BALANCE_WEIGHTED:
+        return pick_weighted(c, t);
+    default:
+        return pick_least_connections(c, t);
+    }
+}
+
+static void causal_position(rwp_client *c, rwr_gtid_pos *want);
+
+/* A replica for a read, or -1 if none is usable: among those known to have reached the
+ * session's causal position if there are any (no wait needed), else among all. */
 static int pick_replica(rwp_client *c)
 {
     rwp_topology *t = rwp_topo_acquire(&c->worker->proxy->topo);
     if (!t)
         return -1;
-    int idx;
-    switch (c->worker->cfg->balance) {
-    case RWP_BALANCE_ROUND_ROBIN:
-        idx = pick_round_robin(c, t);
-        break;
-    case RWP_BALANCE_WEIGHTED:
-        idx = pick_weighted(c, t);
-        break;
-    default:
-        idx = pick_least_connections(c, t);
-        break;
+    if (!c->cur.causal_checked) {
+        causal_position(c, &c->cur.want);
+        c->cur.want_known = 1;
     }
+    int idx = -1;
+    if (c->cur.want.n > 0) {
+        c->cur.require_caught_up = 1;
+        idx = pick_by_balance(c, t);
+        c->cur.require_caught_up = 0;
+    }
+    if (idx < 0)
+        idx = pick_by_balance(c, t);
     rwp_topo_release(t);
     return idx;
 }
@@ -412,6 +433,10 @@ static void send_client_command(rwp_client *c, rwp_backend *be)
         proto_put_u32(heap + PROTO_HDR_LEN + 1, s->be_id[idx]);
     c->cur.sent = 1;
     c->relayed = 0;
+    rwp_server_stats *st = &c->worker->server_stats[idx];
+    st->queries++;
+    if (c->cur.dest == RWR_DEST_REPLICA && idx != c->master)
+        st->reads++;
     if (plen == PROTO_MAX_PAYLOAD) {
         c->stream = STREAM_CONT; /* the rest follows as the client sends it */
         c->stream_left = 0;
@@ -479,7 +504,8 @@ static int needs_causal_wait(rwp_client *c, int idx)
         (c->cur.dest != RWR_DEST_REPLICA && c->cur.dest != RWR_DEST_SERVER))
         return 0;
     c->cur.causal_checked = 1;
-    causal_position(c, &c->cur.want);
+    if (!c->cur.want_known)
+        causal_position(c, &c->cur.want);
     if (c->cur.want.n == 0 || rwr_gtid_reached(&c->worker->known[idx], &c->cur.want))
         return 0;
     return 1;
@@ -496,6 +522,7 @@ static void send_causal_wait(rwp_client *c, rwp_backend *be)
              "BEGIN NOT ATOMIC IF MASTER_GTID_WAIT('%s', %d.%03d) <> 0 THEN "
              "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'rwproxy: causal read timeout'; END IF; END",
              pos, ms / 1000, ms % 1000);
+    c->worker->server_stats[be->server].causal_waits++;
     send_internal_query(c, be, RWP_INT_GTID_WAIT, sql);
 }
 
@@ -717,6 +744,43 @@ static void classify_query(rwp_client *c, const uint8_t *sql, size_t len)
     c->cur.session_cmd = (c->cur.dec.flags & RWR_F_SESSION) != 0;
 }
 
+/* Query rules: returns -1 if a rule blocked the statement (ERR sent, command consumed). */
+static int apply_rules(rwp_client *c, const uint8_t *sql, size_t len)
+{
+    const rwr_ruleset *rs = c->worker->cfg->ruleset;
+    if (!rs || !c->worker->matcher)
+        return 0;
+    int i = rwr_rules_match(rs, c->worker->matcher, c->user, (const char *)sql, len);
+    if (i < 0)
+        return 0;
+    const rwr_rule_spec *r = rwr_rules_get(rs, (size_t)i);
+    c->worker->rule_hits[i]++;
+    SLOG(RWP_LOGL_DEBUG, c, (rwp_backend *)NULL, "query rule %s matched", r->name);
+    rwr_decision *d = &c->cur.dec;
+    switch (r->action) {
+    case RWR_RULE_BLOCK:
+        rwp_inbuf_consume(&c->in, c->cur.len);
+        rwp_client_send_err(c, 1, ER_BLOCKED_BY_RULE, "42000",
+                            r->block_msg ? r->block_msg : "Statement blocked by an rwproxy query rule");
+        return -1;
+    case RWR_RULE_ROUTE_MASTER:
+        d->target = RWR_MASTER;
+        d->hint = 1;
+        break;
+    case RWR_RULE_ROUTE_REPLICA:
+        d->target = RWR_REPLICA;
+        d->hint = 2;
+        break;
+    case RWR_RULE_ROUTE_SERVER:
+        d->target = RWR_SERVER;
+        d->hint = 3;
+        snprintf(d->server, sizeof d->server, "%s", r->server);
+        break;
+    }
+    d->reason = "query rule";
+    return 0;
+}
+
 /* A plain decision: the master, for a reason. */
 static void decide_master(rwp_client *c, const char *reason)
 {
@@ -810,6 +874,8 @@ void rwp_session_start_command(rwp_client *c, const uint8_t *pkt, uint32_t len)
     switch (c->cur.cmd) {
     case COM_QUERY:
         classify_query(c, payload + 1, len - 1);
+        if (apply_rules(c, payload + 1, len - 1) != 0)
+            return;
         route_statement(c);
         break;
     case COM_INIT_DB:
@@ -820,6 +886,8 @@ void rwp_session_start_command(rwp_client *c, const uint8_t *pkt, uint32_t len)
         break;
     case COM_STMT_PREPARE:
         classify_query(c, payload + 1, len - 1);
+        if (apply_rules(c, payload + 1, len - 1) != 0)
+            return;
         c->cur.session_cmd = 0;
         c->cur.target = c->master; /* the client gets the master's answer and ids */
         break;
@@ -925,6 +993,29 @@ int rwp_session_backend_failed(rwp_client *c, rwp_backend *be, int idx, const ch
     return abandon_backend(c, idx, reason);
 }
 
+/* Remember the session's current schema. */
+static void copy_schema(rwp_client *c, const uint8_t *name, size_t len)
+{
+    if (c->cur.len == 0 || len >= sizeof c->cur_db)
+        return;
+    memcpy(c->cur_db, name, len);
+    c->cur_db[len] = '\0';
+}
+
+/* COM_RESET_CONNECTION keeps the current schema on the server: new backends must get it too. */
+static void keep_schema_after_reset(rwp_client *c, rwp_backend *be)
+{
+    if (!c->cur_db[0] || strcmp(c->cur_db, c->db) == 0)
+        return;
+    uint8_t pkt[PROTO_HDR_LEN + 1 + sizeof c->cur_db];
+    size_t n = strlen(c->cur_db);
+    proto_hdr_write(pkt, (uint32_t)(n + 1), 0);
+    pkt[PROTO_HDR_LEN] = COM_INIT_DB;
+    memcpy(pkt + PROTO_HDR_LEN + 1, c->cur_db, n);
+    if (rwr_session_record(&c->sess, pkt, PROTO_HDR_LEN + 1 + n) == 0)
+        be->replayed = c->sess.nhist;
+}
+
 /* What a finished answer changes in the session. */
 static void apply_answer(rwp_client *c, rwp_backend *be)
 {
@@ -936,6 +1027,7 @@ static void apply_answer(rwp_client *c, rwp_backend *be)
     if (!c->sess.ro_trx_on_replica)
         c->trx_replica = -1;
     if (c->cur.got_err) {
+        c->worker->server_stats[idx].errors++;
         if (c->cur.cmd == COM_QUERY && (c->cur.dec.flags & RWR_F_TRX_BEGIN_RO) && idx == c->trx_replica &&
             !c->sess.in_trx) {
             c->sess.ro_trx_on_replica = 0;
@@ -954,6 +1046,14 @@ static void apply_answer(rwp_client *c, rwp_backend *be)
     switch (c->cur.cmd) {
     case COM_RESET_CONNECTION:
         rwp_session_reset(c, 1);
+        keep_schema_after_reset(c, be);
+        break;
+    case COM_INIT_DB:
+        copy_schema(c, pkt + PROTO_HDR_LEN + 1, c->cur.len - PROTO_HDR_LEN - 1);
+        break;
+    case COM_QUERY:
+        if (c->cur.dec.flags & RWR_F_USE_DB)
+            copy_schema(c, (const uint8_t *)c->cur.dec.db, strlen(c->cur.dec.db));
         break;
     case COM_STMT_PREPARE:
         if (c->cur.prepared_id && c->cur.len > PROTO_HDR_LEN + 1)
@@ -987,6 +1087,7 @@ static void internal_done(rwp_client *c, rwp_backend *be)
         if (failed) {
             SLOG(RWP_LOGL_DEBUG, c, be, "causal read: %s is behind; reading from the master",
                  c->worker->cfg->servers[idx].name);
+            c->worker->server_stats[idx].causal_timeouts++;
             c->cur.target = c->master;
             c->cur.reason = "replica behind (causal read)";
         } else {

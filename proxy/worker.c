@@ -69,7 +69,11 @@ int rwp_worker_init(rwp_worker *w, rwp_proxy *p, int index)
     w->rng = 0x9E3779B97F4A7C15ull ^ ((uint64_t)(index + 1) * 0x100000001B3ull) ^ (uint64_t)uv_hrtime();
     rwp_chunk_pool_init(&w->chunks, MAX_FREE_CHUNKS);
     w->known = calloc((size_t)p->cfg->nservers, sizeof *w->known);
-    if (!w->known)
+    w->server_stats = calloc((size_t)p->cfg->nservers, sizeof *w->server_stats);
+    w->rule_hits = calloc((size_t)p->cfg->nrules + 1, sizeof *w->rule_hits);
+    if (p->cfg->ruleset)
+        w->matcher = rwr_rule_matcher_new(p->cfg->ruleset);
+    if (!w->known || !w->server_stats || !w->rule_hits || (p->cfg->ruleset && !w->matcher))
         return UV_ENOMEM;
     int rc = uv_loop_init(&w->loop);
     if (rc < 0)
@@ -165,7 +169,13 @@ void rwp_worker_join(rwp_worker *w)
         log_warn("worker %d: loop closed with handles still open", w->index);
     rwp_chunk_pool_destroy(&w->chunks);
     free(w->known);
+    free(w->server_stats);
+    free(w->rule_hits);
+    rwr_rule_matcher_free(w->matcher);
     w->known = NULL;
+    w->server_stats = NULL;
+    w->rule_hits = NULL;
+    w->matcher = NULL;
 }
 
 uint64_t rwp_worker_next_id(rwp_worker *w)

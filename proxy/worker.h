@@ -15,6 +15,7 @@
 #include "proxy/config.h"
 #include "proxy/topology.h"
 #include "router/gtid.h"
+#include "router/rules.h"
 
 typedef struct rwp_client rwp_client;
 typedef struct rwp_proxy rwp_proxy;
@@ -28,6 +29,15 @@ typedef struct {
     uint64_t backend_connects;/* backend connections opened */
     uint64_t backend_failures;/* backend connections that failed to open or log in */
 } rwp_worker_stats;
+
+/* Per-server counters of one worker (summed over workers by the admin port). */
+typedef struct {
+    uint64_t queries;         /* client commands sent to this server */
+    uint64_t reads;           /* of those, statements routed as replica reads */
+    uint64_t errors;          /* answers that were ERR */
+    uint64_t causal_waits;    /* MASTER_GTID_WAIT sent ahead of a read */
+    uint64_t causal_timeouts; /* waits that timed out (the read went to the master) */
+} rwp_server_stats;
 
 typedef struct rwp_worker {
     int index;                 /* 0 .. nworkers-1 */
@@ -49,6 +59,9 @@ typedef struct rwp_worker {
     uint64_t rng;              /* xorshift state for weighted replica choice */
     rwr_gtid_pos *known;       /* per server: a GTID position it is known to have reached */
     rwp_worker_stats stats;    /* counters */
+    rwp_server_stats *server_stats; /* per configured server: what this worker routed there */
+    uint64_t *rule_hits;       /* per rule (evaluation order): statements it matched */
+    rwr_rule_matcher *matcher; /* PCRE2 scratch for the rules (NULL without rules) */
     uint8_t scratch[16384];    /* per-worker scratch for building small packets */
 } rwp_worker;
 
