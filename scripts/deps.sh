@@ -13,7 +13,7 @@ MODE="${1:-all}"
 BUILD_PKGS=(gcc make libc6-dev libuv1-dev libmariadb-dev libmariadb-dev-compat libpcre2-dev
             libinih-dev libcmocka-dev libssl-dev)
 TEST_PKGS=(mariadb-server mariadb-client python3-pytest python3-pymysql libmariadb-java
-           sysbench haproxy)
+           sysbench haproxy mariadb-test)
 
 case "$MODE" in
   build) WANT=("${BUILD_PKGS[@]}") ;;

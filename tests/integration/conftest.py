@@ -185,8 +185,11 @@ def proxy_still_serves(request):
 
 @pytest.fixture
 def endpoints(sandbox, proxy):
-    """{'direct': master port, 'proxy': proxy port} for compare-both tests."""
-    return {"direct": sandbox.master.port, "proxy": proxy.port}
+    """{'direct': master port, 'proxy': proxy port, 'sync': wait for the replicas} for
+    compare-both tests. Writes made directly on the master bypass rwproxy's read-your-writes
+    tracking, so tests wait for replication before reading through rwproxy."""
+    return {"direct": sandbox.master.port, "proxy": proxy.port,
+            "sync": lambda: sandbox.wait_replicas_caught_up(timeout=30)}
 
 
 _OWN_PROXY_SEQ = itertools.count(1)

@@ -28,6 +28,7 @@ JDBC_JAR = "/usr/share/java/mariadb-java-client.jar"
 def both(endpoints, scenario):
     """Run scenario(port) against the master, then through the proxy; return both results."""
     direct = scenario(endpoints["direct"])
+    endpoints["sync"]()  # the direct run wrote behind rwproxy's back: let the replicas catch up
     through = scenario(endpoints["proxy"])
     return direct, through
 

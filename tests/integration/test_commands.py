@@ -26,7 +26,9 @@ def raw(port, **kw):
 
 def both(endpoints, scenario):
     """scenario(port) against the master, then through rwproxy."""
-    return scenario(endpoints["direct"]), scenario(endpoints["proxy"])
+    direct = scenario(endpoints["direct"])
+    endpoints["sync"]()  # the direct run wrote behind rwproxy's back: let the replicas catch up
+    return direct, scenario(endpoints["proxy"])
 
 
 def assert_same(direct, through):
@@ -39,14 +41,15 @@ def summaries(results):
     return [r.summary() for r in results]
 
 
-def setup_sql(port, *stmts):
-    c = raw(port)
+def setup_sql(endpoints, *stmts):
+    c = raw(endpoints["direct"])
     try:
         for s in stmts:
             res = c.query(s)
             assert res[-1].kind != "err", (s, res)
     finally:
         c.close()
+    endpoints["sync"]()
 
 
 # ------------------------------------------------------------------ simple commands
@@ -65,7 +68,7 @@ def test_ping(endpoints, proxy_conn, deprecate_eof):
 
 
 def test_init_db(endpoints, proxy_conn):
-    setup_sql(endpoints["direct"], "CREATE DATABASE IF NOT EXISTS test_cmd_other",
+    setup_sql(endpoints, "CREATE DATABASE IF NOT EXISTS test_cmd_other",
               "CREATE TABLE IF NOT EXISTS test_cmd_other.marker (x INT)",
               "DELETE FROM test_cmd_other.marker", "INSERT INTO test_cmd_other.marker VALUES (7)")
 
@@ -109,7 +112,7 @@ def test_quit(endpoints, proxy_conn):
 
 
 def test_field_list(endpoints):
-    setup_sql(endpoints["direct"], "DROP TABLE IF EXISTS fl_t",
+    setup_sql(endpoints, "DROP TABLE IF EXISTS fl_t",
               "CREATE TABLE fl_t (id INT PRIMARY KEY, name VARCHAR(20) DEFAULT 'x', "
               "nick VARCHAR(20), b BLOB, d DECIMAL(6,2) DEFAULT 1.5)")
 
@@ -219,7 +222,7 @@ def test_change_user_then_keeps_working(proxy):
 
 @EOF_MODES
 def test_stmt_prepare_execute_close_reset_long_data(endpoints, deprecate_eof):
-    setup_sql(endpoints["direct"], "DROP TABLE IF EXISTS ps_ld",
+    setup_sql(endpoints, "DROP TABLE IF EXISTS ps_ld",
               "CREATE TABLE ps_ld (id INT PRIMARY KEY, t TEXT, b LONGBLOB)")
 
     def scenario(port):
@@ -310,7 +313,7 @@ def test_load_data_local_infile(endpoints, direct_conn, proxy_conn, tmp_path):
 @EOF_MODES
 def test_load_data_local_infile_raw(endpoints, deprecate_eof):
     """The raw client answers the 0xFB request itself: a file, an empty file, a missing file."""
-    setup_sql(endpoints["direct"], "DROP TABLE IF EXISTS ld_raw",
+    setup_sql(endpoints, "DROP TABLE IF EXISTS ld_raw",
               "CREATE TABLE ld_raw (a INT, b VARCHAR(20))")
     data = b"".join(b"%d,row%d\n" % (i, i) for i in range(2000))
 
@@ -358,7 +361,7 @@ MULTI = ("SELECT 1 AS a; SELECT 'x' AS b, NULL AS c; INSERT INTO ms_t VALUES (1)
 
 @EOF_MODES
 def test_multi_statements_and_call(endpoints, deprecate_eof):
-    setup_sql(endpoints["direct"], "DROP TABLE IF EXISTS ms_t", "CREATE TABLE ms_t (x INT)",
+    setup_sql(endpoints, "DROP TABLE IF EXISTS ms_t", "CREATE TABLE ms_t (x INT)",
               "DROP PROCEDURE IF EXISTS ms_p",
               "CREATE PROCEDURE ms_p(IN k INT) BEGIN SELECT k AS first; "
               "SELECT x, k FROM ms_t ORDER BY x; INSERT INTO ms_t VALUES (k); END",

@@ -63,7 +63,7 @@ def test_stop_lets_running_statement_finish(proxy_factory, sandbox, sig):
     def run():
         try:
             with busy.cursor() as cur:
-                cur.execute("SELECT SLEEP(2), 'done'")
+                cur.execute("/* rwproxy:master */ SELECT SLEEP(2), 'done'")
                 result["rows"] = cur.fetchall()
         except Exception as e:  # noqa: BLE001
             result["error"] = e
@@ -71,7 +71,7 @@ def test_stop_lets_running_statement_finish(proxy_factory, sandbox, sig):
     t = threading.Thread(target=run)
     try:
         t.start()
-        wait_statement_running(sandbox.master, "SELECT SLEEP(2)")
+        wait_statement_running(sandbox.master, "/* rwproxy:master */ SELECT SLEEP(2)")
         rc = proc.stop(sig, timeout=30)
         t.join(timeout=60)
         assert not t.is_alive(), "the client never got its answer"

@@ -524,7 +524,8 @@ def test_slow_reader_backpressure_then_disconnect(proxy, sandbox):
     """A client that stops reading a 250 MB result: rwproxy stops reading the backend (the
     server stays blocked writing) instead of buffering it; when the client goes away the
     backend statement ends too."""
-    sql = "SELECT seq, REPEAT('x', 1000) FROM seq_1_to_250000 /* rwp-backpressure */"
+    # the hint keeps the read on the master, where the test watches it
+    sql = "/* rwproxy:master */ SELECT seq, REPEAT('x', 1000) FROM seq_1_to_250000 /* rwp-backpressure */"
     like = "%rwp-backpressure%"
     pid = proxy.proc.pid
     before = proc_rss_kib(pid)
@@ -556,7 +557,7 @@ def test_slow_reader_backpressure_then_disconnect(proxy, sandbox):
 def test_client_disconnects_during_statement(proxy, sandbox):
     """The client leaves while its statement runs; other clients are unaffected."""
     c = raw(proxy.port)
-    c.send_command(mysqlraw.COM_QUERY, "SELECT SLEEP(1) /* rwp-leaver */")
+    c.send_command(mysqlraw.COM_QUERY, "/* rwproxy:master */ SELECT SLEEP(1) /* rwp-leaver */")
     for _ in range(600):
         if app_query_state(sandbox.master, "%rwp-leaver%"):
             break

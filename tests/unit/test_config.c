@@ -444,6 +444,37 @@ static void test_error_duplicates(void **state)
     expect_error_after_minimal("[server.db2]\nhost = h\nhost = i\n", "t.ini:7: [server.db2] host: duplicate key");
 }
 
+static void test_rules(void **state)
+{
+    (void)state;
+    rwp_config *c = parse_minimal_plus("[rule.reports]\norder = 10\nmatch = ^SELECT .* FROM reports\n"
+                                       "user = app\nroute = replica\n"
+                                       "[rule.nope]\nmatch = DROP\nblock = \"no drops here\"\n"
+                                       "[rule.pin]\nmatch = x\nroute = server.db1\n");
+    assert_int_equal(c->nrules, 3);
+    assert_non_null(c->ruleset);
+    assert_string_equal(c->rules[0].name, "reports");
+    assert_int_equal(c->rules[0].order, 10);
+    assert_string_equal(c->rules[0].user, "app");
+    assert_string_equal(c->rules[1].block, "no drops here");
+    assert_int_equal(c->rules[2].order, 100);
+    rwp_config_free(c);
+    c = parse_minimal_plus("");
+    assert_int_equal(c->nrules, 0);
+    assert_null(c->ruleset);
+    rwp_config_free(c);
+    expect_error_after_minimal("[rule.a]\nmatch = x\n", "t.ini:5: [rule.a]: give either route or block");
+    expect_error_after_minimal("[rule.a]\nmatch = x\nroute = master\nblock = b\n", "give either route or block");
+    expect_error_after_minimal("[rule.a]\nroute = master\n", "[rule.a] match: missing");
+    expect_error_after_minimal("[rule.a]\nmatch = x\nroute = server.zz\n", "[rule.a] route: no [server.zz] section");
+    expect_error_after_minimal("[rule.a]\nmatch = x\nroute = elsewhere\n", "[rule.a] route:");
+    expect_error_after_minimal("[rule.broken]\nmatch = (unclosed\nroute = master\n",
+                               "t.ini:5: rule 'broken': bad pattern");
+    expect_error_after_minimal("[rule.a]\nmatch = x\nroute = master\n[rule.a]\nmatch = y\nroute = master\n",
+                               "duplicate rule");
+    expect_error_after_minimal("[rule.a]\nmatch = x\nroute = master\nbogus = 1\n", "[rule.a] bogus: unknown key");
+}
+
 static void test_error_users(void **state)
 {
     (void)state;
@@ -776,6 +807,7 @@ int main(void)
         cmocka_unit_test(test_error_section_names),
         cmocka_unit_test(test_error_duplicates),
         cmocka_unit_test(test_error_users),
+        cmocka_unit_test(test_rules),
         cmocka_unit_test(test_error_monitor_user),
         cmocka_unit_test(test_error_syntax),
         cmocka_unit_test(test_error_file),
