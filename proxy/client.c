@@ -265,7 +265,6 @@ static void verify_native(rwp_client *c, const uint8_t *reply, size_t len)
         return;
     }
     c->has_password = u->has_password;
-    release_backends(c);
     start_backend_login(c);
 }
 
@@ -450,7 +449,7 @@ static void be_failed(void *owner, rwp_backend *be, const uint8_t *err, size_t l
         }
         return;
     }
-    if (c->state == CL_CLOSING || rwp_session_backend_failed(c, be, idx, reason))
+    if (c->state == CL_CLOSING || rwp_session_backend_failed(c, idx, reason))
         return;
     if (was_current && c->relayed == 0 && c->stream == STREAM_NONE) {
         rwp_client_fail(c, 1, ER_UNKNOWN_ERROR, "HY000",
@@ -557,8 +556,7 @@ static void handle_change_user(rwp_client *c, const uint8_t *payload, size_t len
     }
     if (cu.charset)
         c->charset = (uint8_t)cu.charset;
-    release_backends(c);
-    rwp_session_reset(c, 0);
+    rwp_session_reset(c, 0); /* closes every backend of the old session */
     rwp_client_set_state(c, CL_CONNECTING);
     authenticate(c, cu.plugin, cu.plugin_len, cu.auth, cu.auth_len);
 }

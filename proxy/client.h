@@ -173,7 +173,7 @@ int rwp_session_relay(rwp_client *c, rwp_chunk *ch, const uint8_t *p, size_t len
 /* A walker event from a backend of the session. */
 void rwp_session_event(rwp_client *c, rwp_backend *be, const proto_walk_event *ev);
 /* A backend of the session failed; returns 1 if the session recovered (the client goes on). */
-int rwp_session_backend_failed(rwp_client *c, rwp_backend *be, int idx, const char *reason);
+int rwp_session_backend_failed(rwp_client *c, int idx, const char *reason);
 /* COM_CHANGE_USER / COM_RESET_CONNECTION: forget the session (history, statements, replicas). */
 void rwp_session_reset(rwp_client *c, int keep_master);
 

@@ -688,7 +688,7 @@ void rwp_session_dispatch(rwp_client *c)
     int idx = c->cur.target;
     rwp_backend *be = c->bes[idx];
     if (!be) {
-        if (rwp_client_open_backend(c, idx) != 0 && !rwp_session_backend_failed(c, NULL, idx, "cannot connect"))
+        if (rwp_client_open_backend(c, idx) != 0 && !rwp_session_backend_failed(c, idx, "cannot connect"))
             rwp_client_fail(c, 1, ER_UNKNOWN_ERROR, "HY000", "rwproxy: cannot connect to server %s",
                             c->worker->cfg->servers[idx].name);
         return; /* be_ready calls back */
@@ -790,7 +790,7 @@ static void decide_master(rwp_client *c, const char *reason)
 }
 
 /* Statement commands other than execute: they follow the statement's last execution. */
-static int start_stmt_followup(rwp_client *c, rwp_stmt *s)
+static void start_stmt_followup(rwp_client *c, rwp_stmt *s)
 {
     int idx = s->exec_server >= 0 && c->bes[s->exec_server] ? s->exec_server : c->master;
     if (c->cur.cmd == COM_STMT_SEND_LONG_DATA) {
@@ -801,7 +801,6 @@ static int start_stmt_followup(rwp_client *c, rwp_stmt *s)
         s->long_data = 0;
     c->cur.target = idx;
     c->cur.reason = "follows the statement";
-    return 0;
 }
 
 /* COM_STMT_CLOSE: close on every backend that prepared it; no answer. */
@@ -847,8 +846,10 @@ static int start_stmt_command(rwp_client *c, const uint8_t *payload, uint32_t le
         close_statement(c, s);
         return -1;
     }
-    if (c->cur.cmd != COM_STMT_EXECUTE)
-        return start_stmt_followup(c, s);
+    if (c->cur.cmd != COM_STMT_EXECUTE) {
+        start_stmt_followup(c, s);
+        return 0;
+    }
     c->cur.dec = s->dec;
     if (s->long_data) {
         c->cur.target = c->master;
@@ -973,9 +974,8 @@ static int abandon_backend(rwp_client *c, int idx, const char *why)
     return 1;
 }
 
-int rwp_session_backend_failed(rwp_client *c, rwp_backend *be, int idx, const char *reason)
+int rwp_session_backend_failed(rwp_client *c, int idx, const char *reason)
 {
-    (void)be;
     if (idx < 0 || idx >= c->nservers)
         return 0;
     int in_flight = c->state == CL_COMMAND && c->cur.target == idx;
