@@ -74,7 +74,13 @@ def test_oltp_without_errors(px, prepared, topo, workload, extra):
     threads = 1 if workload == "oltp_read_write" and extra else 4
     report = sysbench(px, workload, "run", "--threads=%d" % threads, "--events=400", "--time=0",
                       *extra)
-    assert errors_in(report) == (0, 0), report
+    # sysbench exits non-zero on any real error. The "ignored errors" it counts are the
+    # deadlocks (1213) and lock-wait timeouts of concurrent transactions that it retries, which
+    # a direct connection gets as well; none may come with a lost connection.
+    ignored, reconnects = errors_in(report)
+    assert reconnects == 0, report
+    if workload != "oltp_read_write" or extra:  # no concurrent write transactions: no retries
+        assert ignored == 0, report
     m = re.search(r"transactions:\s+(\d+)", report)
     assert m and int(m.group(1)) == 400, report
     executed = deltas(before, counters(topo, "Com_stmt_execute"))
