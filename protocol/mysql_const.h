@@ -138,6 +138,7 @@
 #define ER_LOCK_DEADLOCK            1213 /* 40001 */
 #define ER_BLOCKED_BY_RULE          1148 /* 42000 ER_NOT_ALLOWED_COMMAND */
 #define ER_CONNECTION_KILLED        1927 /* 70100 */
+#define CR_SERVER_LOST              2013 /* HY000 lost connection during a query (what MaxScale sends) */
 
 /* charset ids */
 #define CHARSET_UTF8MB4_GENERAL_CI  45

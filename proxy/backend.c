@@ -363,6 +363,7 @@ rwp_backend *rwp_backend_open(rwp_worker *w, int server, const char *name, const
         return NULL;
     be->worker = w;
     be->server = server;
+    be->opened_ms = uv_now(&w->loop);
     be->ops = ops;
     be->owner = owner;
     be->port = port;
@@ -441,6 +442,8 @@ void rwp_backend_resume(rwp_backend *be)
 }
 
 size_t rwp_backend_queued(const rwp_backend *be) { return rwp_write_queued((const uv_stream_t *)&be->tcp); }
+
+void rwp_backend_abort(rwp_backend *be, const char *reason) { backend_fail(be, NULL, 0, reason); }
 
 void rwp_backend_close(rwp_backend *be)
 {

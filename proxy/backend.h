@@ -97,6 +97,7 @@ struct rwp_backend {
     int internal_err;          /* that internal command was answered with ERR */
     uint32_t internal_stmt_id; /* statement id from an internal prepare */
     int track_ready;           /* last_gtid session tracking is set up on this connection */
+    uint64_t opened_ms;        /* loop time the connection was opened (connect timeout) */
     uint64_t log_id;           /* owner's connection id for log lines */
     const char *log_user;      /* owner's user for log lines (owned by the owner) */
 };
@@ -117,6 +118,8 @@ void rwp_backend_pause(rwp_backend *be);
 void rwp_backend_resume(rwp_backend *be);
 /* Bytes waiting in libuv to be sent to the server. */
 size_t rwp_backend_queued(const rwp_backend *be);
+/* Fail the connection as if it broke (the owner's failed callback runs), then close it. */
+void rwp_backend_abort(rwp_backend *be, const char *reason);
 /* Detach the owner and close (sending COM_QUIT if idle). Safe in any state. */
 void rwp_backend_close(rwp_backend *be);
 

@@ -377,25 +377,74 @@ int rwp_client_open_backend(rwp_client *c, int idx)
     return c->bes[idx] ? 0 : -1;
 }
 
-/* Log into the master after the client authenticated (login or COM_CHANGE_USER). */
+/* The server a login goes through: the master, or while there is none (failover) any
+ * server that answers checks, so reads keep working; -1 if none. */
+static int login_server(const rwp_client *c)
+{
+    const rwp_topology *t = c->worker->topo;
+    if (!t)
+        return -1;
+    if (t->writer >= 0 && t->writer < c->nservers)
+        return t->writer;
+    for (int i = 0; i < t->nservers && i < c->nservers; i++)
+        if (t->servers[i].health == SRV_UP || t->servers[i].health == SRV_LAGGING)
+            return i;
+    return -1;
+}
+
+/* No server for the login yet: wait (the tick retries) up to the hold time. */
+static void hold_login(rwp_client *c, const char *why)
+{
+    if (!c->login_held_ms) {
+        c->login_held_ms = uv_now(&c->worker->loop);
+        rwp_client_may_retry(c, c->login_held_ms);
+        CLOG(RWP_LOGL_INFO, c, "login of %s waits for a server: %s", c->peer, why);
+    }
+}
+
+/* Log into a server after the client authenticated (login or COM_CHANGE_USER): the master
+ * becomes the session's master; a replica only carries the login while there is no master. */
 static void start_backend_login(rwp_client *c)
 {
-    rwp_worker *w = c->worker;
     rwp_client_set_state(c, CL_CONNECTING);
-    rwp_topology *t = rwp_topo_acquire(&w->proxy->topo);
-    int writer = t ? t->writer : -1;
-    rwp_topo_release(t);
-    if (writer < 0 || writer >= c->nservers) {
-        rwp_client_fail(c, c->auth_seq, ER_UNKNOWN_ERROR, "HY000",
-                        "rwproxy: no master server is available");
+    int idx = login_server(c);
+    if (idx < 0) {
+        hold_login(c, "no server is available");
         return;
     }
-    c->master = writer;
-    if (rwp_client_open_backend(c, writer) != 0) {
-        const rwp_server_cfg *s = &w->cfg->servers[writer];
-        rwp_client_fail(c, c->auth_seq, ER_UNKNOWN_ERROR, "HY000",
-                        "rwproxy: cannot connect to %.63s (%.200s:%d)", s->name, s->host, s->port);
+    const rwp_topology *t = c->worker->topo;
+    c->master = t->writer == idx ? idx : -1;
+    if (rwp_client_open_backend(c, idx) != 0)
+        hold_login(c, "cannot connect");
+}
+
+int rwp_client_may_retry(rwp_client *c, uint64_t now)
+{
+    const rwp_topology *t = c->worker->topo;
+    uint64_t gen = t ? t->generation : 0;
+    if (gen == c->retry_gen && now - c->retry_ms < RWP_RETRY_MS)
+        return 0;
+    c->retry_gen = gen;
+    c->retry_ms = now;
+    return 1;
+}
+
+/* A held login: try again, or give up after the hold time. */
+static void retry_login(rwp_client *c, uint64_t now)
+{
+    const rwp_topology *t = c->worker->topo;
+    uint64_t hold = (uint64_t)(t ? t->hold_ms : c->worker->cfg->hold_ms);
+    for (int i = 0; i < c->nservers; i++)
+        if (c->bes[i])
+            return; /* a login is on its way */
+    if (now - c->login_held_ms >= hold) {
+        rwp_client_fail(c, c->auth_seq, ER_OPTION_PREVENTS_STATEMENT, "HY000",
+                        "rwproxy: no server is available (failover in progress?); login waited %llu ms",
+                        (unsigned long long)(now - c->login_held_ms));
+        return;
     }
+    if (rwp_client_may_retry(c, now))
+        start_backend_login(c);
 }
 
 static void be_ready(void *owner, rwp_backend *be, const uint8_t *ok, size_t len)
@@ -410,6 +459,7 @@ static void be_ready(void *owner, rwp_backend *be, const uint8_t *ok, size_t len
     if (flags >= 0)
         status = (uint16_t)(flags & ~SERVER_SESSION_STATE_CHANGED);
     uv_timer_stop(&c->timer);
+    c->login_held_ms = 0;
     rwp_client_send_ok(c, c->auth_seq, status);
     if (!c->in_change_user)
         CLOG(RWP_LOGL_DEBUG, c, "client %s logged in", c->peer);
@@ -432,11 +482,27 @@ static void forward_err_payload(rwp_client *c, uint8_t seq, const uint8_t *paylo
     rwp_client_send_err(c, seq, e.code, e.sqlstate, msg);
 }
 
+/* The in-flight command died with its master connection: the statement may or may not have
+ * run, so it is never retried; the client hears so and the session goes on. */
+static void fail_command_lost_master(rwp_client *c, const char *reason)
+{
+    CLOG(RWP_LOGL_INFO, c, "client %s: lost the master during a statement: %s", c->peer, reason);
+    if (c->cur.len > 0)
+        rwp_inbuf_consume(&c->in, c->cur.len);
+    c->cur.len = 0;
+    c->worker->server_stats[c->cur.target].errors++;
+    rwp_client_send_err(c, 1, CR_SERVER_LOST, "HY000",
+                        "rwproxy: lost connection to the master during the statement; it may or may not have been executed");
+    rwp_client_set_state(c, CL_IDLE);
+    rwp_client_process_input(c);
+}
+
 static void be_failed(void *owner, rwp_backend *be, const uint8_t *err, size_t len, const char *reason)
 {
     rwp_client *c = owner;
     int idx = be->server;
     int was_current = current_backend(c) == be;
+    int was_master = idx == c->master;
     if (idx >= 0 && idx < c->nservers && c->bes[idx] == be)
         c->bes[idx] = NULL;
     if (c->state == CL_CONNECTING) {
@@ -445,20 +511,58 @@ static void be_failed(void *owner, rwp_backend *be, const uint8_t *err, size_t l
             forward_err_payload(c, c->auth_seq, err, len);
             rwp_client_close(c, reason);
         } else {
-            rwp_client_fail(c, c->auth_seq, ER_UNKNOWN_ERROR, "HY000", "rwproxy: %s", reason);
+            hold_login(c, reason); /* the tick retries, on the new master if it moved */
         }
         return;
     }
-    if (c->state == CL_CLOSING || rwp_session_backend_failed(c, idx, reason))
+    int bound = was_master && rwp_session_bound_to_master(c);
+    if (c->state == CL_CLOSING || (!bound && rwp_session_backend_failed(c, idx, reason)))
         return;
+    if (was_current && c->relayed == 0 && c->stream == STREAM_NONE && was_master && !bound) {
+        fail_command_lost_master(c, reason);
+        return;
+    }
     if (was_current && c->relayed == 0 && c->stream == STREAM_NONE) {
-        rwp_client_fail(c, 1, ER_UNKNOWN_ERROR, "HY000",
+        rwp_client_fail(c, 1, CR_SERVER_LOST, "HY000",
                         "rwproxy: lost connection to the server during the query: %s", reason);
         return;
     }
-    /* Mid-answer, or the master of an idle session: the outcome or the session state is
-     * unknown; only a close is honest. */
+    if (!was_current && bound) {
+        c->worker->stats.sessions_lost++;
+        rwp_client_fail(c, 1, ER_CONNECTION_KILLED, "70100",
+                        "rwproxy: the connection to the master was lost while this session had a "
+                        "transaction or session state on it: %s", reason);
+        return;
+    }
+    /* Mid-answer: the outcome is unknown and the client is mid-packet; only a close is honest. */
     rwp_client_close(c, reason);
+}
+
+/* A backend of the session took too long to connect and log in: fail it like a lost one. */
+static void check_backend_timeouts(rwp_client *c, uint64_t now)
+{
+    uint64_t limit = (uint64_t)c->worker->cfg->backend_connect_timeout_ms;
+    for (int i = 0; i < c->nservers && c->state != CL_CLOSING; i++) {
+        rwp_backend *be = c->bes[i];
+        if (!be || be->state >= BE_IDLE || now - be->opened_ms < limit)
+            continue;
+        CLOG(RWP_LOGL_WARN, c, "server %s did not complete the login within %llu ms", be->name,
+             (unsigned long long)limit);
+        rwp_backend_abort(be, "connect timed out");
+    }
+}
+
+void rwp_client_tick(rwp_client *c, uint64_t now)
+{
+    if (c->state == CL_CLOSING)
+        return;
+    check_backend_timeouts(c, now);
+    if (c->state == CL_CONNECTING && c->login_held_ms) {
+        retry_login(c, now);
+        return;
+    }
+    if (c->state == CL_IDLE || c->state == CL_COMMAND)
+        rwp_session_recheck(c, now);
 }
 
 static void be_data(void *owner, rwp_backend *be, rwp_chunk *ch, const uint8_t *p, size_t len)
@@ -710,11 +814,10 @@ static void on_handshake_timeout(uv_timer_t *t)
 static void send_greeting(rwp_client *c)
 {
     proto_greeting g = {0};
-    rwp_topology *t = rwp_topo_acquire(&c->worker->proxy->topo);
+    const rwp_topology *t = c->worker->topo;
     g.protocol_version = 10;
     snprintf(g.server_version, sizeof g.server_version, "%.63s",
              t && t->version[0] ? t->version : "5.5.5-10.11.0-MariaDB-rwproxy");
-    rwp_topo_release(t);
     g.connection_id = (uint32_t)c->id;
     memcpy(g.scramble, c->scramble, sizeof c->scramble);
     g.scramble_len = sizeof c->scramble;

@@ -85,6 +85,9 @@ typedef struct {
     int have_status;         /* final_status is set */
     uint32_t prepared_id;    /* COM_STMT_PREPARE: the id in the prepare-OK */
     uint16_t prepared_params;/* its parameter count */
+    int for_master;          /* routed to the session's master (follows it if the master moves) */
+    uint64_t held_ms;        /* loop time it first waited for a master (0 = never); the hold time counts from it */
+    int waiting;             /* it waits for a master now (released by the tick or a new topology) */
 } rwp_command;
 
 struct rwp_client {
@@ -117,7 +120,10 @@ struct rwp_client {
     rwp_backend **bes;         /* bes[i]: connection to server i, or NULL */
     uint8_t *srv_failed;       /* srv_failed[i]: server i failed for this session (not retried) */
     int nservers;              /* slots in bes / srv_failed */
-    int master;                /* server index of the master this session logged into */
+    int master;                /* server index of the session's master (-1: none now; commands for it wait) */
+    uint64_t login_held_ms;    /* CL_CONNECTING: loop time the login started waiting for a server (0 = not) */
+    uint64_t retry_ms;         /* loop time of the last attempt to reach a server for a held login/command */
+    uint64_t retry_gen;        /* topology generation at that attempt */
     int prev_server;           /* server that ran the previous statement (-1) */
     int trx_replica;           /* server holding a READ ONLY transaction (-1) */
     rwr_session sess;          /* routing state: transaction, pins, temp tables, history */
@@ -155,6 +161,9 @@ void rwp_client_send_err(rwp_client *c, uint8_t seq, uint16_t code, const char *
 void rwp_client_send_ok(rwp_client *c, uint8_t seq, uint16_t status);
 void rwp_client_process_input(rwp_client *c);
 void rwp_client_pause_reading(rwp_client *c);
+/* Housekeeping, from the worker's tick and after each new topology: connect timeouts, held
+ * logins and commands, the master moving, servers going down. */
+void rwp_client_tick(rwp_client *c, uint64_t now);
 /* Open the session's connection to server idx (login with the client's credentials). */
 int rwp_client_open_backend(rwp_client *c, int idx);
 extern const rwp_backend_ops rwp_client_backend_ops;
@@ -174,6 +183,16 @@ int rwp_session_relay(rwp_client *c, rwp_chunk *ch, const uint8_t *p, size_t len
 void rwp_session_event(rwp_client *c, rwp_backend *be, const proto_walk_event *ev);
 /* A backend of the session failed; returns 1 if the session recovered (the client goes on). */
 int rwp_session_backend_failed(rwp_client *c, int idx, const char *reason);
+/* Follow the topology (master moves, held commands, reads on dead servers); 0, or -1 if the
+ * session was closed. */
+int rwp_session_recheck(rwp_client *c, uint64_t now);
+/* May a held login or command try to reach a server again now? (The topology changed, or
+ * RWP_RETRY_MS passed since the last attempt.) Records the attempt when it says yes. */
+int rwp_client_may_retry(rwp_client *c, uint64_t now);
+#define RWP_RETRY_MS 250
+/* Is the session's state (transaction, LOCK TABLES, temporary tables, pinned state) only on
+ * its master connection? */
+int rwp_session_bound_to_master(const rwp_client *c);
 /* COM_CHANGE_USER / COM_RESET_CONNECTION: forget the session (history, statements, replicas). */
 void rwp_session_reset(rwp_client *c, int keep_master);
 

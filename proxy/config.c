@@ -59,6 +59,8 @@ static const rwp_config_key key_table[] = {
      RWP_CK_INT, offsetof(rwp_config, threads), 0, sizeof(int), 1, 256, 0},
     K_ENUM("proxy", "log_level", rwp_config, log_level, "error|warn|info|debug", "info",
            "most verbose log level written to stderr"),
+    K_INT("proxy", "backend_connect_timeout_ms", rwp_config, backend_connect_timeout_ms, "3000", 100, 600000,
+          "how long opening and logging into a backend connection may take"),
     K_INT("proxy", "shutdown_timeout_ms", rwp_config, shutdown_timeout_ms, "10000", 1, 3600000,
           "on SIGTERM/SIGINT, how long running statements may finish before connections are "
           "closed"),
@@ -96,6 +98,12 @@ static const rwp_config_key key_table[] = {
           "while there is no master, hold writes this long before answering ERR 1290"),
     K_INT("failover", "switchover_hold_ms", rwp_config, switchover_hold_ms, "5000", 0, 600000,
           "during a switchover, hold new writes this long for the new master"),
+    K_BOOL("failover", "majority_lock", majority_lock, "on",
+           "take GET_LOCK('rwproxy_failover') on a majority of all servers before promoting; "
+           "off: on every server that answers (only for a single rwproxy over two servers)"),
+    K_INT("failover", "catchup_timeout_ms", rwp_config, catchup_timeout_ms, "10000", 0, 3600000,
+          "longest wait for the server being promoted to apply what it received (failover) or "
+          "to reach the old master's position (switchover) before the attempt is abandoned"),
     K_STR("failover", "promotion_sql", RWP_CK_PATH, "path", rwp_config, promotion_sql, "", 0, 0,
           "file of SQL statements run on a server being promoted (relative to the config "
           "file's folder); empty: none"),

@@ -62,6 +62,7 @@ typedef struct rwp_config {
     int threads;                    /* [proxy] threads: worker loops (1..256) */
     int log_level;                  /* [proxy] log_level: RWP_LOGL_* (0 error .. 3 debug) */
     int shutdown_timeout_ms;        /* [proxy] shutdown_timeout_ms: drain time on SIGTERM */
+    int backend_connect_timeout_ms; /* [proxy] backend_connect_timeout_ms: connect + login of a backend connection */
     char admin_host[256];           /* [admin] listen: host of the admin port */
     int admin_port;                 /* [admin] listen: port of the admin port */
     char admin_user[128];           /* [admin] user */
@@ -79,6 +80,8 @@ typedef struct rwp_config {
     char repl_password[256];        /* [replication] password */
     int hold_ms;                    /* [failover] hold_ms: writes held while no master */
     int switchover_hold_ms;         /* [failover] switchover_hold_ms */
+    int majority_lock;              /* [failover] majority_lock: bool; off = the servers that answer suffice */
+    int catchup_timeout_ms;         /* [failover] catchup_timeout_ms: MASTER_GTID_WAIT bound when promoting */
     char promotion_sql[1024];       /* [failover] promotion_sql: SQL file for promotions ("" = none) */
     int max_lag_s;                  /* [routing] max_lag_s: replicas further behind get no reads */
     int balance;                    /* [routing] balance: RWP_BALANCE_* */

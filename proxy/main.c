@@ -69,8 +69,20 @@ typedef struct {
     rwp_proxy *proxy;          /* workers to stop */
     uv_signal_t sigterm;       /* SIGTERM */
     uv_signal_t sigint;        /* SIGINT */
+    uv_signal_t sigusr2;       /* SIGUSR2: switchover to the best candidate */
+    rwp_monitor *monitor;      /* runs switchovers */
     int stopping;              /* a stop was already requested */
 } main_ctx;
+
+/* SIGUSR2: a planned switchover to the best candidate (the admin port offers the same with a
+ * named target). The monitor thread runs it; this only queues the request. */
+static void on_switchover_signal(uv_signal_t *h, int signum)
+{
+    main_ctx *m = h->data;
+    (void)signum;
+    log_info("SIGUSR2: switchover requested");
+    rwp_monitor_request_switchover(m->monitor, NULL);
+}
 
 static void on_stop_signal(uv_signal_t *h, int signum)
 {
@@ -83,6 +95,7 @@ static void on_stop_signal(uv_signal_t *h, int signum)
         rwp_worker_request_stop(&m->proxy->workers[i]);
     uv_close((uv_handle_t *)&m->sigterm, NULL);
     uv_close((uv_handle_t *)&m->sigint, NULL);
+    uv_close((uv_handle_t *)&m->sigusr2, NULL);
 }
 
 static int start_workers(rwp_proxy *p)
@@ -142,7 +155,7 @@ int main(int argc, char **argv)
         log_error("cannot start the monitor");
         return 1;
     }
-    main_ctx m = {.proxy = &proxy};
+    main_ctx m = {.proxy = &proxy, .monitor = mon};
     int rc = 0;
     if (start_workers(&proxy) != 0) {
         rc = 1;
@@ -153,6 +166,9 @@ int main(int argc, char **argv)
         m.sigterm.data = m.sigint.data = &m;
         uv_signal_start(&m.sigterm, on_stop_signal, SIGTERM);
         uv_signal_start(&m.sigint, on_stop_signal, SIGINT);
+        uv_signal_init(loop, &m.sigusr2);
+        m.sigusr2.data = &m;
+        uv_signal_start(&m.sigusr2, on_switchover_signal, SIGUSR2);
         uv_run(loop, UV_RUN_DEFAULT);
         uv_loop_close(loop);
         for (int i = 0; i < proxy.nworkers; i++)

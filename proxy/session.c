@@ -161,6 +161,10 @@ static int stmt_needs_prepare(const rwp_client *c, int idx)
     return s && c->cur.cmd != COM_STMT_CLOSE && s->be_id[idx] == 0;
 }
 
+static int follow_writer(rwp_client *c);
+static int master_usable(const rwp_client *c);
+static void hold_command(rwp_client *c);
+
 /* ---- choosing a server ---- */
 
 static uint64_t next_random(rwp_worker *w)
@@ -180,7 +184,7 @@ static int replica_usable(const rwp_client *c, const rwp_topology *t, int i)
     if (c->cur.require_caught_up && !rwr_gtid_reached(&c->worker->known[i], &c->cur.want))
         return 0;
     const rwp_config *cfg = c->worker->cfg;
-    if (i == t->writer || i == c->master || t->servers[i].health != SRV_UP || c->srv_failed[i])
+    if (i == t->writer || i == c->master || !t->servers[i].readable || c->srv_failed[i])
         return 0;
     if (cfg->servers[i].weight <= 0)
         return 0;
@@ -268,7 +272,7 @@ static void causal_position(rwp_client *c, rwr_gtid_pos *want);
  * session's causal position if there are any (no wait needed), else among all. */
 static int pick_replica(rwp_client *c)
 {
-    rwp_topology *t = rwp_topo_acquire(&c->worker->proxy->topo);
+    const rwp_topology *t = c->worker->topo;
     if (!t)
         return -1;
     if (!c->cur.causal_checked) {
@@ -283,7 +287,6 @@ static int pick_replica(rwp_client *c)
     }
     if (idx < 0)
         idx = pick_by_balance(c, t);
-    rwp_topo_release(t);
     return idx;
 }
 
@@ -295,9 +298,9 @@ static int named_server(rwp_client *c, const char *name)
     if (!s)
         return -1;
     int idx = (int)(s - cfg->servers);
-    rwp_topology *t = rwp_topo_acquire(&c->worker->proxy->topo);
-    int up = t && idx < t->nservers && t->servers[idx].health == SRV_UP && !c->srv_failed[idx];
-    rwp_topo_release(t);
+    const rwp_topology *t = c->worker->topo;
+    int up = t && idx < t->nservers && !c->srv_failed[idx] &&
+             (t->servers[idx].health == SRV_UP || t->servers[idx].health == SRV_LAGGING);
     return up ? idx : -1;
 }
 
@@ -681,11 +684,163 @@ static int needs_replay(const rwp_client *c, const rwp_backend *be)
     return be->replayed < c->sess.nhist;
 }
 
+/* ---- the master moving (failover, switchover) and commands held for it ---- */
+
+int rwp_session_bound_to_master(const rwp_client *c)
+{
+    const rwr_session *s = &c->sess;
+    return (s->in_trx && !s->ro_trx_on_replica) || s->locked_tables || s->ntemp > 0 || s->pinned;
+}
+
+/* May a command for the master go out now? Not while there is none, nor while a switchover
+ * holds writes — except inside a transaction already running there, which must finish. */
+static int master_usable(const rwp_client *c)
+{
+    const rwp_topology *t = c->worker->topo;
+    if (c->master < 0 || !t || t->writer != c->master)
+        return 0;
+    if (!t->writes_held)
+        return 1;
+    return c->bes[c->master] && rwp_session_bound_to_master(c);
+}
+
+/* The command waits for a master; the worker's tick and the next topology release it or,
+ * after the hold time, answer ERR 1290. */
+static void hold_command(rwp_client *c)
+{
+    if (c->cur.waiting)
+        return;
+    if (c->cur.len > 0 && proto_u24(rwp_inbuf_head(&c->in)) == PROTO_MAX_PAYLOAD) {
+        /* its continuation packets are on their way: it cannot wait in the buffer */
+        rwp_client_fail(c, 1, ER_OPTION_PREVENTS_STATEMENT, "HY000",
+                        "rwproxy: no master is available for a multi-packet statement");
+        return;
+    }
+    c->cur.waiting = 1;
+    uint64_t now = uv_now(&c->worker->loop);
+    rwp_client_may_retry(c, now); /* paces reconnects to a master that refuses them */
+    if (!c->cur.held_ms) {
+        c->cur.held_ms = now ? now : 1;
+        c->worker->stats.writes_held++;
+        SLOG(RWP_LOGL_DEBUG, c, (rwp_backend *)NULL, "%s waits for a master",
+             proto_command_name(c->cur.cmd));
+    }
+}
+
+/* The hold time is over and there is still no master: the statement was not run. */
+static void fail_held_command(rwp_client *c, uint64_t waited)
+{
+    c->worker->stats.held_timeouts++;
+    int answered = proto_command_response_kind(c->cur.cmd) != RESP_NONE;
+    if (c->cur.len > 0)
+        rwp_inbuf_consume(&c->in, c->cur.len);
+    c->cur.len = 0;
+    SLOG(RWP_LOGL_INFO, c, (rwp_backend *)NULL, "%s waited %llu ms for a master: ERR 1290",
+         proto_command_name(c->cur.cmd), (unsigned long long)waited);
+    if (answered) {
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "rwproxy: no master is available (failover or switchover in progress); the "
+                 "statement was not executed after waiting %llu ms", (unsigned long long)waited);
+        rwp_client_send_err(c, 1, ER_OPTION_PREVENTS_STATEMENT, "HY000", msg);
+    }
+    rwp_client_set_state(c, CL_IDLE);
+    rwp_client_process_input(c);
+}
+
+/* Drop the session's connection to server idx (the statements prepared there go with it). */
+static void drop_backend(rwp_client *c, int idx)
+{
+    rwp_backend *be = c->bes[idx];
+    c->bes[idx] = NULL;
+    rwp_backend_close(be);
+    stmts_forget_server(c, idx);
+    if (c->prev_server == idx)
+        c->prev_server = -1;
+}
+
+/* The topology names another writer (or none): move the session to it, unless something
+ * lives only on the old master's connection — then the session cannot go on. Returns -1 if
+ * the session was closed. A statement running on the old master finishes first. */
+static int follow_writer(rwp_client *c)
+{
+    const rwp_topology *t = c->worker->topo;
+    int writer = t ? t->writer : -1;
+    int old = c->master;
+    if (writer == old || c->state == CL_CLOSING)
+        return 0;
+    if (old >= 0 && c->state == CL_COMMAND && c->cur.sent && c->cur.target == old)
+        return 0;
+    if (old >= 0 && c->bes[old] && rwp_session_bound_to_master(c)) {
+        c->worker->stats.sessions_lost++;
+        rwp_client_fail(c, 1, ER_CONNECTION_KILLED, "70100",
+                        "rwproxy: the master changed (failover or switchover) while this session had "
+                        "a transaction, LOCK TABLES, temporary tables or pinned state on it; reconnect");
+        return -1;
+    }
+    if (old >= 0 && c->bes[old])
+        drop_backend(c, old);
+    if (writer >= 0 && c->bes[writer] && c->bes[writer]->state == BE_IDLE)
+        drop_backend(c, writer); /* a replica connection: the master's tracks last_gtid */
+    if (writer >= 0)
+        c->srv_failed[writer] = 0;
+    c->master = writer;
+    SLOG(RWP_LOGL_DEBUG, c, (rwp_backend *)NULL, "session follows the master: %s",
+         writer >= 0 ? c->worker->cfg->servers[writer].name : "(none for now)");
+    return 0;
+}
+
+/* A replica read in flight on a server the monitor now calls down (it hangs, or died without
+ * a reset): fail that connection so the read is sent elsewhere. Returns 1 if it did. */
+static int abort_read_on_down_server(rwp_client *c)
+{
+    const rwp_topology *t = c->worker->topo;
+    int idx = c->cur.target;
+    if (!t || idx < 0 || idx >= t->nservers || idx == c->master || idx == c->trx_replica ||
+        t->servers[idx].health != SRV_DOWN || !c->bes[idx])
+        return 0;
+    if (c->cur.sent && (c->relayed > 0 || c->cur.len == 0 || c->stream != STREAM_NONE))
+        return 0; /* part of the answer reached the client: the backend's own failure ends it */
+    rwp_backend_abort(c->bes[idx], "the monitor marked the server down");
+    return 1;
+}
+
+int rwp_session_recheck(rwp_client *c, uint64_t now)
+{
+    if (follow_writer(c) != 0)
+        return -1;
+    if (c->state != CL_COMMAND || abort_read_on_down_server(c))
+        return 0;
+    if (!c->cur.waiting || c->cur.sent)
+        return 0;
+    if (c->cur.for_master)
+        c->cur.target = c->master;
+    if (c->cur.target >= 0 && (c->cur.target != c->master || master_usable(c))) {
+        if (rwp_client_may_retry(c, now)) {
+            c->cur.waiting = 0;
+            rwp_session_dispatch(c);
+            return 0;
+        }
+    }
+    const rwp_topology *t = c->worker->topo;
+    uint64_t hold = (uint64_t)(t ? t->hold_ms : c->worker->cfg->hold_ms);
+    if (now - c->cur.held_ms >= hold)
+        fail_held_command(c, now - c->cur.held_ms);
+    return 0;
+}
+
 void rwp_session_dispatch(rwp_client *c)
 {
     if (c->state != CL_COMMAND || c->cur.sent)
         return;
+    if (c->cur.for_master)
+        c->cur.target = c->master;
     int idx = c->cur.target;
+    if (idx < 0 || (idx == c->master && !master_usable(c))) {
+        hold_command(c);
+        return;
+    }
+    c->cur.waiting = 0;
     rwp_backend *be = c->bes[idx];
     if (!be) {
         if (rwp_client_open_backend(c, idx) != 0 && !rwp_session_backend_failed(c, idx, "cannot connect"))
@@ -866,12 +1021,10 @@ void rwp_session_start_command(rwp_client *c, const uint8_t *pkt, uint32_t len)
     memset(&c->cur, 0, sizeof c->cur);
     c->cur.cmd = payload[0];
     c->cur.len = PROTO_HDR_LEN + (size_t)len;
+    if (follow_writer(c) != 0)
+        return;
     c->cur.target = c->master;
     decide_master(c, proto_command_name(c->cur.cmd));
-    if (c->master < 0 || !c->bes[c->master]) {
-        rwp_client_fail(c, 1, ER_UNKNOWN_ERROR, "HY000", "rwproxy: no server connection");
-        return;
-    }
     switch (c->cur.cmd) {
     case COM_QUERY:
         classify_query(c, payload + 1, len - 1);
@@ -907,8 +1060,11 @@ void rwp_session_start_command(rwp_client *c, const uint8_t *pkt, uint32_t len)
             c->cur.target = c->trx_replica;
         break;
     }
-    SLOG(RWP_LOGL_DEBUG, c, c->bes[c->cur.target], "%s -> %s (%s)", proto_command_name(c->cur.cmd),
-         c->worker->cfg->servers[c->cur.target].name, c->cur.reason ? c->cur.reason : "");
+    c->cur.for_master = c->cur.target == c->master;
+    SLOG(RWP_LOGL_DEBUG, c, c->cur.target >= 0 ? c->bes[c->cur.target] : NULL, "%s -> %s (%s)",
+         proto_command_name(c->cur.cmd),
+         c->cur.target >= 0 ? c->worker->cfg->servers[c->cur.target].name : "(master, none now)",
+         c->cur.reason ? c->cur.reason : "");
     rwp_client_set_state(c, CL_COMMAND);
     rwp_session_dispatch(c);
 }
@@ -961,6 +1117,13 @@ static int abandon_backend(rwp_client *c, int idx, const char *why)
         rwp_backend_close(be);
     }
     stmts_forget_server(c, idx);
+    if (idx == c->master && !rwp_session_bound_to_master(c)) {
+        /* nothing lives only there: the next command for the master reconnects (and waits
+         * for a new master if this one is gone) */
+        if (c->state == CL_COMMAND && c->cur.target == idx && !c->cur.sent)
+            hold_command(c);
+        return 1;
+    }
     if (idx == c->master || idx == c->trx_replica)
         return 0;
     c->srv_failed[idx] = 1;
@@ -988,6 +1151,7 @@ int rwp_session_backend_failed(rwp_client *c, int idx, const char *reason)
         c->cur.sent = 0;
         c->cur.got_err = 0;
         c->cur.have_status = 0;
+        c->worker->stats.reads_retried++;
     }
     c->bes[idx] = NULL;
     return abandon_backend(c, idx, reason);

@@ -97,13 +97,62 @@ static void close_if_open(uv_handle_t *h)
         uv_close(h, NULL);
 }
 
+/* Topology listener: runs on the monitor's thread, only pokes the worker's loop. */
+static void poke_worker(void *arg)
+{
+    rwp_worker *w = arg;
+    uv_async_send(&w->topo_async);
+}
+
+/* Every client looks at the world again: held commands, master moves, dead servers. */
+static void recheck_clients(rwp_worker *w)
+{
+    uint64_t now = uv_now(&w->loop);
+    rwp_client *next;
+    for (rwp_client *c = w->clients; c; c = next) {
+        next = c->next;
+        rwp_client_tick(c, now);
+    }
+}
+
+/* Take the current snapshot if it is newer than ours. Returns 1 if it changed. */
+static int refresh_topology(rwp_worker *w)
+{
+    rwp_topology *t = rwp_topo_acquire(&w->proxy->topo);
+    if (!t || t == w->topo) {
+        rwp_topo_release(t);
+        return 0;
+    }
+    rwp_topo_release(w->topo);
+    w->topo = t;
+    return 1;
+}
+
+/* A new snapshot was published: route with it from now on. */
+static void on_topology(uv_async_t *a)
+{
+    rwp_worker *w = a->data;
+    if (refresh_topology(w))
+        recheck_clients(w);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    rwp_worker *w = t->data;
+    refresh_topology(w);
+    recheck_clients(w);
+}
+
 /* Everything is closed: end the loop by closing the worker's own handles. */
 static void finish_if_empty(rwp_worker *w)
 {
     if (!w->draining || w->nclients > 0)
         return;
+    rwp_topo_unlisten(&w->proxy->topo, poke_worker, w);
     close_if_open((uv_handle_t *)&w->drain_timer);
     close_if_open((uv_handle_t *)&w->wakeup);
+    close_if_open((uv_handle_t *)&w->topo_async);
+    close_if_open((uv_handle_t *)&w->tick);
 }
 
 static void on_drain_deadline(uv_timer_t *t)
@@ -152,6 +201,14 @@ int rwp_worker_start(rwp_worker *w)
     w->wakeup.data = w;
     uv_timer_init(&w->loop, &w->drain_timer);
     w->drain_timer.data = w;
+    uv_async_init(&w->loop, &w->topo_async, on_topology);
+    w->topo_async.data = w;
+    uv_timer_init(&w->loop, &w->tick);
+    w->tick.data = w;
+    uv_timer_start(&w->tick, on_tick, RWP_TICK_MS, RWP_TICK_MS);
+    w->topo = rwp_topo_acquire(&w->proxy->topo);
+    if (rwp_topo_listen(&w->proxy->topo, poke_worker, w) != 0)
+        log_warn("worker %d: too many topology listeners; it follows changes on its tick only", w->index);
     return uv_thread_create(&w->thread, worker_main, w);
 }
 
@@ -168,6 +225,8 @@ void rwp_worker_join(rwp_worker *w)
     if (uv_loop_close(&w->loop) != 0)
         log_warn("worker %d: loop closed with handles still open", w->index);
     rwp_chunk_pool_destroy(&w->chunks);
+    rwp_topo_release(w->topo);
+    w->topo = NULL;
     free(w->known);
     free(w->server_stats);
     free(w->rule_hits);

@@ -28,6 +28,10 @@ typedef struct {
     uint64_t queries;         /* client commands relayed */
     uint64_t backend_connects;/* backend connections opened */
     uint64_t backend_failures;/* backend connections that failed to open or log in */
+    uint64_t writes_held;     /* commands for the master held while there was none (or a switchover ran) */
+    uint64_t held_timeouts;   /* of those, answered ERR 1290 after the hold time */
+    uint64_t reads_retried;   /* reads sent again to another server after theirs failed */
+    uint64_t sessions_lost;   /* sessions closed because the master they were bound to went away */
 } rwp_worker_stats;
 
 /* Per-server counters of one worker (summed over workers by the admin port). */
@@ -49,6 +53,9 @@ typedef struct rwp_worker {
     int listening;             /* listener is open */
     uv_async_t wakeup;         /* other threads poke the worker through this */
     uv_timer_t drain_timer;    /* bounds graceful shutdown */
+    uv_async_t topo_async;     /* the monitor pokes it after publishing a topology */
+    uv_timer_t tick;           /* every RWP_TICK_MS: held commands, connect timeouts */
+    rwp_topology *topo;        /* the snapshot this worker routes with (one reference held) */
     atomic_int stop_requested; /* set by the main thread before poking wakeup */
     int draining;              /* shutdown in progress: no new clients, close idle ones */
     rwp_chunk_pool chunks;     /* read buffers for backend answers */
@@ -76,6 +83,8 @@ struct rwp_proxy {
     pthread_mutex_t gtid_mu;   /* guards gtid */
     rwr_gtid_pos gtid;         /* newest write committed through this rwproxy (consistency=global) */
 };
+
+#define RWP_TICK_MS 50 /* period of the worker's housekeeping tick */
 
 /* Bind this worker's listener. Returns 0 or a negative libuv error. Called on the main thread
  * before the worker thread starts, so a bind failure stops start-up with a clear message. */

@@ -1,0 +1,175 @@
+"""
+tests/integration/test_master_loss.py — what clients see when a server dies and rwproxy may
+NOT fail over (auto_failover = off), on a private sandbox (the tests kill servers):
+
+- with no master, autocommit writes are held for [failover] hold_ms and then answered
+  ERR 1290 (HY000); the session survives and writes again once the master is back;
+- a session with a transaction open on the dead master is closed with an error, not left
+  pointing at a connection that no longer exists;
+- reads keep working from the replicas meanwhile, and new clients can still log in;
+- an autocommit read whose replica dies before any of its answer reached the client is
+  sent to the other replica, and the client gets its rows.
+"""
+import os
+import threading
+import time
+
+import pymysql
+import pytest
+
+import sandbox as sb
+from conftest import RWPROXY_BIN, log_tail, pymysql_connect
+
+HOLD_MS = 1500
+EXTRA = """
+[proxy]
+log_level = debug
+[monitor]
+interval_ms = 200
+failcount = 2
+auto_failover = off
+auto_rejoin = off
+[failover]
+hold_ms = %d
+""" % HOLD_MS
+
+
+@pytest.fixture(scope="module")
+def box(workdir):
+    """A private master + 2 replicas, stopped at the end even on failure."""
+    b = sb.Sandbox(os.path.join(workdir, "master-loss"))
+    try:
+        b.start()
+        for s in b.servers:  # which server answered: a table the binlog never carries
+            s.execute(["SET SESSION sql_log_bin = 0",
+                       "CREATE TABLE IF NOT EXISTS test.ml_marker (name VARCHAR(16))",
+                       "DELETE FROM test.ml_marker",
+                       "INSERT INTO test.ml_marker VALUES ('%s')" % s.name])
+        b.master.execute("CREATE TABLE IF NOT EXISTS test.ml_rows (id INT PRIMARY KEY)")
+        b.wait_replicas_caught_up(timeout=30)
+        yield b
+    finally:
+        b.stop()
+
+
+@pytest.fixture(scope="module")
+def px(box, workdir):
+    """rwproxy over the private sandbox; must still be alive (and exit 0) at the end."""
+    cfg = os.path.join(workdir, "master-loss.ini")
+    sb.write_proxy_config(cfg, box, sb.free_port(), sb.free_port(), extra=EXTRA)
+    proc = sb.ProxyProcess(RWPROXY_BIN, cfg, os.path.join(workdir, "master-loss.log"))
+    proc.start()
+    try:
+        yield proc
+    finally:
+        alive = proc.alive()
+        rc = proc.stop()
+        assert alive and rc == 0, "rwproxy exit %s; log:\n%s" % (rc, log_tail(proc.log_text()))
+
+
+def wait_for(cond, timeout, what):
+    """Poll cond() until true, or fail after timeout seconds."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if cond():
+            return
+        time.sleep(0.05)
+    pytest.fail("timed out after %.0f s waiting for %s" % (timeout, what))
+
+
+def answered_by(conn):
+    with conn.cursor() as cur:
+        cur.execute("SELECT name FROM test.ml_marker")
+        return cur.fetchone()[0]
+
+
+def test_no_master_holds_writes_then_1290(box, px):
+    app = pymysql_connect(px.port)
+    trx = pymysql_connect(px.port)
+    with trx.cursor() as cur:
+        cur.execute("BEGIN")
+        cur.execute("INSERT INTO test.ml_rows VALUES (1)")
+    with app.cursor() as cur:
+        cur.execute("INSERT INTO test.ml_rows VALUES (2)")
+    box.master.kill()
+    try:
+        # reads go on from the replicas while there is no master
+        assert answered_by(app) in ("db2", "db3")
+        # a write waits for hold_ms and is then refused with 1290; nothing was executed
+        t0 = time.time()
+        with pytest.raises(pymysql.err.MySQLError) as ei:
+            with app.cursor() as cur:
+                cur.execute("INSERT INTO test.ml_rows VALUES (3)")
+        waited = time.time() - t0
+        assert ei.value.args[0] == 1290, ei.value.args
+        assert waited >= 1.0, "the write was refused at once (%.3f s), not held" % waited
+        # the session survives: reads still work on it
+        assert answered_by(app) in ("db2", "db3")
+        # the session whose transaction was on the dead master is closed with an error
+        with pytest.raises(pymysql.err.MySQLError) as ei:
+            with trx.cursor() as cur:
+                cur.execute("INSERT INTO test.ml_rows VALUES (4)")
+        assert ei.value.args[0] in (1927, 2013, 2006), ei.value.args
+        # a new client can log in and read while there is no master
+        fresh = pymysql_connect(px.port)
+        assert answered_by(fresh) in ("db2", "db3")
+        fresh.close()
+    finally:
+        box.master.start(read_only=False)
+    # the master is back: the surviving session writes again, once the monitor has seen it
+    # (until then a write is held and may time out with 1290 again: retried here)
+    end = time.time() + 30
+    while True:
+        try:
+            with app.cursor() as cur:
+                cur.execute("INSERT INTO test.ml_rows VALUES (5)")
+            break
+        except pymysql.err.OperationalError as e:
+            if e.args[0] != 1290 or time.time() > end:
+                raise
+    rows = {r[0] for r in box.master.query("SELECT id FROM test.ml_rows")}
+    assert {2, 5} <= rows and 1 not in rows and 3 not in rows, rows
+    app.close()
+    box.wait_replicas_caught_up(timeout=30)
+
+
+def test_read_retried_when_its_replica_dies(box, px):
+    box.wait_replicas_caught_up(timeout=30)
+    app = pymysql_connect(px.port)
+    # after the master's return the replicas count as lagging until their IO threads reconnect
+    wait_for(lambda: answered_by(app) in ("db2", "db3"), 30, "reads on a replica again")
+    result = {}
+
+    def slow_read():
+        try:
+            with app.cursor() as cur:
+                cur.execute("SELECT SLEEP(2) AS s, name FROM test.ml_marker")
+                result["row"] = cur.fetchone()
+        except Exception as e:  # noqa: BLE001 - the assertion below reports it
+            result["error"] = repr(e)
+
+    th = threading.Thread(target=slow_read)
+    th.start()
+    victim = None
+    end = time.time() + 10
+    while victim is None and time.time() < end:
+        for r in box.replicas:
+            rows = r.query("SELECT COUNT(*) FROM information_schema.processlist "
+                           "WHERE info LIKE 'SELECT SLEEP(2)%'")
+            if rows[0][0]:
+                victim = r
+        time.sleep(0.02)
+    assert victim is not None, "the read never reached a replica"
+    victim.kill()
+    try:
+        th.join(30)
+        assert not th.is_alive(), "the read never finished"
+        assert "error" not in result, result
+        other = [r.name for r in box.replicas if r is not victim][0]
+        assert result["row"][1] == other, (result, victim.name)
+        assert "retried" in px.log_text() or "not used for this session" in px.log_text()
+    finally:
+        victim.start(read_only=True)
+        app.close()
+    wait_for(lambda: (victim.slave_status() or {}).get("Slave_IO_Running") == "Yes", 30,
+             "%s to replicate again" % victim.name)
