@@ -21,6 +21,9 @@
 #include "proxy/log.h"
 
 #define POLL_MS 20                 /* polling interval of every wait */
+/* information_schema.innodb_trx is served from a cache InnoDB refreshes only when nobody read
+ * it for 100 ms: polling it faster keeps showing a committed transaction as open. */
+#define INNODB_TRX_POLL_MS 110
 #define LOCK_NAME "'rwproxy_failover'"
 #define ER_MASTER_FATAL_READING 1236 /* the master lacks the GTID the replica asked for */
 #define REJOIN_SETTLE_MS 400       /* a rejoined replica must replicate this long without 1236 */
@@ -712,7 +715,7 @@ static void wait_open_trx(rwp_monitor *m, const char *type, sw_state *st)
         }
         if (strcmp(v, "0") == 0 || mon_mono_ms() >= deadline)
             break;
-        sleep_ms(POLL_MS);
+        sleep_ms(INNODB_TRX_POLL_MS);
     }
     int ok = strcmp(v, "0") == 0;
     snprintf(res, sizeof res, ok ? "no open transactions" : "%s transaction(s) still open%s%s; "
@@ -935,9 +938,18 @@ static void mark_diverged(rwp_monitor *m, const char *type, int i, const char *e
     snprintf(s->diverged_pos, sizeof s->diverged_pos, "%s", s->good.gtid_binlog_pos);
 }
 
-/* Poll i's slave status until it replicates (0), fails with 1236 (1, extra filled) or the
- * bound passes (-1). */
-static int await_replication(rwp_monitor *m, int i, char *extra, size_t cap, char *e, size_t ecap)
+/* Does master w still answer a ping on the action connection? (A wait on one of its replicas
+ * must not keep the monitor busy while w itself dies: a failover may be needed.) */
+static int master_answers(rwp_monitor *m, int w)
+{
+    char e[256];
+    return mon_act(m, w, e, sizeof e) != NULL; /* mon_act pings a connection it reuses */
+}
+
+/* Poll i's slave status until it replicates from w (0), fails with 1236 (1, extra filled),
+ * w stops answering or the bound passes (-1). */
+static int await_replication(rwp_monitor *m, int i, int w, char *extra, size_t cap, char *e,
+                             size_t ecap)
 {
     int64_t t0 = mon_mono_ms(), deadline = t0 + verify_timeout_ms(m), since = 0;
     rwp_obs *o = calloc(1, sizeof *o);
@@ -957,6 +969,10 @@ static int await_replication(rwp_monitor *m, int i, char *extra, size_t cap, cha
         since = running ? (since ? since : mon_mono_ms()) : 0;
         if (since && mon_mono_ms() - since >= REJOIN_SETTLE_MS) {
             rc = 0;
+            break;
+        }
+        if (!master_answers(m, w)) {
+            snprintf(e, ecap, "%s stopped answering", name_of(m, w));
             break;
         }
         sleep_ms(POLL_MS);
@@ -1001,7 +1017,7 @@ static int rejoin_locked(rwp_monitor *m, const char *type, int i, int demote, ch
         return -1;
     }
     t0 = mon_mono_ms();
-    int r = await_replication(m, i, extra, sizeof extra, err, sizeof err);
+    int r = await_replication(m, i, w, extra, sizeof extra, err, sizeof err);
     if (r == 1) {
         forget_replication(m, type, i);
         mark_diverged(m, type, i, extra, t0);

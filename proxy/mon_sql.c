@@ -65,6 +65,23 @@ int mon_sql_exec(MYSQL *c, const char *sql, char *err, size_t errcap)
     return 0;
 }
 
+/* Run sql and take its result set: 0 with *res (NULL when the statement returns no rows),
+ * -1 with err set. */
+static int query_store(MYSQL *c, const char *sql, MYSQL_RES **res, char *err, size_t errcap)
+{
+    *res = NULL;
+    if (mysql_query(c, sql) != 0) {
+        set_err(c, err, errcap);
+        return -1;
+    }
+    *res = mysql_store_result(c);
+    if (!*res && mysql_errno(c)) {
+        set_err(c, err, errcap);
+        return -1;
+    }
+    return 0;
+}
+
 int mon_sql_value(MYSQL *c, const char *sql, char *out, size_t cap, int *is_null, char *err,
                   size_t errcap)
 {
@@ -74,18 +91,11 @@ int mon_sql_value(MYSQL *c, const char *sql, char *out, size_t cap, int *is_null
     *is_null = 1;
     if (cap)
         out[0] = '\0';
-    if (mysql_query(c, sql) != 0) {
-        set_err(c, err, errcap);
+    MYSQL_RES *r;
+    if (query_store(c, sql, &r, err, errcap) != 0)
         return -1;
-    }
-    MYSQL_RES *r = mysql_store_result(c);
-    if (!r) {
-        if (mysql_errno(c)) {
-            set_err(c, err, errcap);
-            return -1;
-        }
+    if (!r)
         return 0;
-    }
     MYSQL_ROW row = mysql_fetch_row(r);
     if (row && mysql_num_fields(r) > 0 && row[0]) {
         snprintf(out, cap, "%s", row[0]);
@@ -174,18 +184,11 @@ int mon_sql_slave_status(MYSQL *c, rwp_obs *o, char *err, size_t errcap)
     o->nslaves = 0;
     memset(&o->slave, 0, sizeof o->slave);
     o->slave.lag_s = -1;
-    if (mysql_query(c, "SHOW ALL SLAVES STATUS") != 0) {
-        set_err(c, err, errcap);
+    MYSQL_RES *r;
+    if (query_store(c, "SHOW ALL SLAVES STATUS", &r, err, errcap) != 0)
         return -1;
-    }
-    MYSQL_RES *r = mysql_store_result(c);
-    if (!r) {
-        if (mysql_errno(c)) {
-            set_err(c, err, errcap);
-            return -1;
-        }
+    if (!r)
         return 0;
-    }
     MYSQL_ROW row;
     while ((row = mysql_fetch_row(r)) != NULL)
         take_slave_row(o, r, row);

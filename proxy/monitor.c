@@ -337,6 +337,11 @@ void mon_publish(rwp_monitor *m, int force)
 MYSQL *mon_act(rwp_monitor *m, int i, char *err, size_t errcap)
 {
     mon_server *s = &m->srv[i];
+    if (s->act && mysql_ping(s->act) != 0) {
+        /* the server restarted (or the connection idled out) since the last action */
+        mysql_close(s->act);
+        s->act = NULL;
+    }
     if (!s->act)  /* +2 s: MASTER_GTID_WAIT runs in slices of at most 1 s */
         s->act = mon_sql_connect(m->cfg, s->cfg, mon_sql_timeout_s(m->cfg) + 2, err, errcap);
     return s->act;

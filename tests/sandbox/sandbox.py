@@ -369,6 +369,92 @@ class Server:
         rows = self.query_dict("SHOW SLAVE STATUS")
         return rows[0] if rows else None
 
+    # ---- replication role helpers (used by the failover tests) ----
+    def is_writable(self):
+        """True if the running server has @@read_only = 0."""
+        return int(self.var("read_only")) == 0
+
+    def replicating_from(self, master):
+        """True if this server's slave connection points at master's port and both threads
+        run (Slave_IO_Running = Slave_SQL_Running = Yes)."""
+        st = self.slave_status()
+        return bool(st and int(st["Master_Port"]) == master.port
+                    and st["Slave_IO_Running"] == "Yes" and st["Slave_SQL_Running"] == "Yes")
+
+    def describe(self):
+        """One line: alive?, read_only, slave connection (source port, IO/SQL, errors), GTIDs.
+        Never raises (for failure messages)."""
+        if not self.alive():
+            return "%s port=%d: NOT RUNNING" % (self.name, self.port)
+        try:
+            to = dict(read_timeout=5, write_timeout=5)  # a frozen (SIGSTOP) server: no hang
+            ro, binlog_pos, slave_pos = self.query(
+                "SELECT @@GLOBAL.read_only, @@GLOBAL.gtid_binlog_pos, @@GLOBAL.gtid_slave_pos",
+                **to)[0]
+            rows = self.query_dict("SHOW SLAVE STATUS", **to)
+            st = rows[0] if rows else None
+            if st:
+                rep = "replica of :%s IO=%s SQL=%s lag=%s io_err=%r sql_err=%r" % (
+                    st["Master_Port"], st["Slave_IO_Running"], st["Slave_SQL_Running"],
+                    st["Seconds_Behind_Master"], st["Last_IO_Error"], st["Last_SQL_Error"])
+            else:
+                rep = "no slave connection"
+            return "%s port=%d pid=%s read_only=%s %s binlog_pos=%s slave_pos=%s" % (
+                self.name, self.port, self.pid, ro, rep, binlog_pos, slave_pos)
+        except pymysql.err.MySQLError as e:
+            return "%s port=%d pid=%s: not answering (%r)" % (self.name, self.port, self.pid, e)
+
+    def point_to(self, master, use_gtid="current_pos"):
+        """Make this server a read-only replica of master (STOP SLAVE; CHANGE MASTER TO the
+        master's port with the repl user, MASTER_USE_GTID=use_gtid, MASTER_CONNECT_RETRY=1;
+        START SLAVE). current_pos also suits an old master whose own binlogged GTIDs are not in
+        gtid_slave_pos. Does not wait (see Sandbox.wait_replicating_from)."""
+        self.execute(["STOP ALL SLAVES", "SET GLOBAL read_only = 1",
+                      "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, "
+                      "MASTER_USER='repl', MASTER_PASSWORD='%s', MASTER_USE_GTID=%s, "
+                      "MASTER_CONNECT_RETRY=1" % (master.port, PASSWORDS["repl"], use_gtid),
+                      "START SLAVE"])
+
+    def make_master(self):
+        """Turn this server into a writable server with no slave connection
+        (STOP ALL SLAVES; RESET SLAVE ALL; SET GLOBAL read_only = 0)."""
+        self.execute(["STOP ALL SLAVES", "RESET SLAVE ALL", "SET GLOBAL read_only = 0"])
+
+    def start_with_args(self, args, read_only=None, timeout=START_TIMEOUT):
+        """start() with extra mariadbd options for this start only (e.g.
+        ["--init-rpl-role=SLAVE"] so that crash recovery of a killed semi-sync master rolls
+        back and truncates binlogged transactions no replica acknowledged)."""
+        saved = self.extra_args
+        self.extra_args = list(saved) + list(args)
+        try:
+            self.start(read_only=read_only, timeout=timeout)
+        finally:
+            self.extra_args = saved
+
+    def start_detached(self, port, read_only=False, args=(), timeout=START_TIMEOUT):
+        """Start this server's datadir on another TCP port (one no rwproxy knows) with
+        --skip-slave-start, e.g. to give an old master a write while it is cut off. self.port
+        is the temporary port until stop_detached() puts the real one back."""
+        if self.alive():
+            raise RuntimeError("%s is running; stop it before start_detached" % self.name)
+        self._real_port = self.port
+        self.port = port
+        try:
+            self.start_with_args(["--skip-slave-start"] + list(args), read_only=read_only,
+                                 timeout=timeout)
+        except BaseException:
+            self.kill()
+            self.port = self._real_port
+            raise
+
+    def stop_detached(self):
+        """Stop a server started by start_detached and restore its real port."""
+        try:
+            self.stop()
+        finally:
+            self.port = getattr(self, "_real_port", self.port)
+            self._changed()
+
 
 class Sandbox:
     """A master (servers[0]) and nreplicas replicas with GTID semi-sync replication."""
@@ -579,6 +665,96 @@ class Sandbox:
     def __exit__(self, *exc):
         self.stop()
         return False
+
+    # ---- topology helpers (used by the failover tests) ----
+    def writable_servers(self):
+        """Running servers with @@read_only = 0."""
+        out = []
+        for s in self.servers:
+            if s.alive():
+                try:
+                    if s.is_writable():
+                        out.append(s)
+                except pymysql.err.MySQLError:
+                    pass
+        return out
+
+    def current_master(self):
+        """The only running writable server, or None (none or several)."""
+        w = self.writable_servers()
+        return w[0] if len(w) == 1 else None
+
+    def describe(self):
+        """Every server's describe() line (for failure messages)."""
+        return "\n".join(s.describe() for s in self.servers)
+
+    def wait_replicating_from(self, replica, master, timeout=30):
+        """Wait until replica replicates from master (IO and SQL running); raise with the
+        sandbox state."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if replica.replicating_from(master):
+                    return
+            except pymysql.err.MySQLError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("%s does not replicate from %s after %ss:\n%s" % (
+            replica.name, master.name, timeout, self.describe()))
+
+    def restore_topology(self, master=None, timeout=60):
+        """Bring the sandbox back to: every server running, exactly one writable master
+        (master, else the only writable server, else the server the running replicas point
+        at, else servers[0]) and the others read-only replicas of it, caught up, with their
+        semi-sync connections. Stopped (SIGSTOP) servers are continued first. A server
+        started here that is not the master gets --init-rpl-role=SLAVE (semi-sync crash
+        recovery drops its unacknowledged transactions). Returns the master. Cannot repair a
+        diverged server (its replication then fails and this raises)."""
+        for s in self.servers:
+            if s.pid and s.alive():
+                _signal(s.pid, signal.SIGCONT)
+        live = [s for s in self.servers if s.alive()]
+        if master is None:
+            writable = []
+            for s in live:
+                st = s.slave_status()
+                if s.is_writable() and not (st and st["Slave_IO_Running"] == "Yes"):
+                    writable.append(s)
+            sources = set()
+            for s in live:
+                st = s.slave_status()
+                if st:
+                    sources.add(int(st["Master_Port"]))
+            if len(writable) == 1:
+                master = writable[0]
+            elif len(writable) > 1:
+                pointed = [s for s in writable if s.port in sources]
+                if len(pointed) != 1:
+                    raise RuntimeError("several writable servers, cannot choose:\n" +
+                                       self.describe())
+                master = pointed[0]
+            else:
+                pointed = [s for s in self.servers if s.port in sources]
+                master = pointed[0] if len(pointed) == 1 else self.servers[0]
+        if not master.alive():
+            master.start(read_only=False)
+        if master.slave_status() is not None:
+            master.execute(["STOP ALL SLAVES", "RESET SLAVE ALL"])
+        master.execute("SET GLOBAL read_only = 0")
+        others = [s for s in self.servers if s is not master]
+        for s in others:
+            if not s.alive():
+                s.start_with_args(["--init-rpl-role=SLAVE"], read_only=True)
+        for s in others:
+            if not s.replicating_from(master):
+                s.point_to(master)
+            else:
+                s.execute("SET GLOBAL read_only = 1")
+        for s in others:
+            self.wait_replicating_from(s, master, timeout)
+        self.wait_replicas_caught_up(timeout=timeout, master=master, replicas=others)
+        self._wait_semisync_clients(master, len(others), timeout)
+        return master
 
 
 def _setup_sql():
