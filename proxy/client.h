@@ -84,6 +84,7 @@ typedef struct {
     uint16_t final_status;   /* status flags of the final OK/EOF */
     int have_status;         /* final_status is set */
     uint32_t prepared_id;    /* COM_STMT_PREPARE: the id in the prepare-OK */
+    uint32_t client_stmt_id; /* the id the client was given for it (prepared_id unless taken) */
     uint16_t prepared_params;/* its parameter count */
     int for_master;          /* routed to the session's master (follows it if the master moves) */
     uint64_t held_ms;        /* loop time it first waited for a master (0 = never); the hold time counts from it */

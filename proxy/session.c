@@ -124,14 +124,10 @@ static void stmts_forget_server(rwp_client *c, int idx)
     }
 }
 
-/* Register a statement the client prepared (on server idx, which answered with id). */
+/* Register a statement the client prepared (on server idx, which answered with
+ * cur.prepared_id; the client was given cur.client_stmt_id). */
 static void stmt_register(rwp_client *c, int idx, const uint8_t *sql, size_t sql_len)
 {
-    rwp_stmt *old = stmt_find(c, c->cur.prepared_id);
-    if (old) { /* the id was reused by the server after a close we did not see */
-        stmt_unlink(c, old);
-        stmt_free(old);
-    }
     rwp_stmt *s = calloc(1, sizeof *s);
     if (!s)
         return;
@@ -144,7 +140,7 @@ static void stmt_register(rwp_client *c, int idx, const uint8_t *sql, size_t sql
     }
     memcpy(s->sql, sql, sql_len);
     s->sql_len = sql_len;
-    s->id = c->cur.prepared_id;
+    s->id = c->cur.client_stmt_id;
     s->dec = c->cur.dec;
     s->nparams = c->cur.prepared_params;
     s->be_id[idx] = c->cur.prepared_id;
@@ -152,6 +148,38 @@ static void stmt_register(rwp_client *c, int idx, const uint8_t *sql, size_t sql
     s->next = c->stmts;
     c->stmts = s;
     c->last_prepared = s->id;
+}
+
+/* The id the client gets for a statement the server numbered server_id: the same number
+ * unless a statement of the session already has it (the master moved since, and the new
+ * one counts from 1 again) — then the next free one. */
+static uint32_t client_stmt_id(rwp_client *c, uint32_t server_id)
+{
+    uint32_t id = server_id;
+    while (id == 0 || id == STMT_ID_LAST_PREPARED || stmt_find(c, id))
+        id++;
+    return id;
+}
+
+/* Give the client its id in the prepare-OK being relayed (a replacement packet). Returns 0,
+ * or -1 if the packet is not whole in this read (the session cannot go on consistently). */
+static int rewrite_prepare_ok(rwp_client *c, const proto_walk_event *ev, uint32_t id)
+{
+    size_t wire = PROTO_HDR_LEN + (size_t)ev->payload_len;
+    if (ev->end_off < wire || ev->captured < ev->payload_len || c->nrw == RWP_MAX_REWRITES)
+        return -1;
+    uint8_t *pkt = malloc(wire);
+    if (!pkt)
+        return -1;
+    proto_hdr_write(pkt, ev->payload_len, ev->seq);
+    memcpy(pkt + PROTO_HDR_LEN, ev->payload, ev->payload_len);
+    proto_put_u32(pkt + PROTO_HDR_LEN + 1, id);
+    rwp_rewrite *r = &c->rw[c->nrw++];
+    r->start = ev->end_off - wire;
+    r->end = ev->end_off;
+    r->pkt = pkt;
+    r->len = wire;
+    return 0;
 }
 
 /* Does the command in flight need its statement prepared on server idx first? */
@@ -1090,6 +1118,10 @@ void rwp_session_event(rwp_client *c, rwp_backend *be, const proto_walk_event *e
         if (ev->captured >= 9) {
             c->cur.prepared_id = proto_u32(ev->payload + 1);
             c->cur.prepared_params = proto_u16(ev->payload + 7);
+            c->cur.client_stmt_id = client_stmt_id(c, c->cur.prepared_id);
+            if (c->cur.client_stmt_id != c->cur.prepared_id &&
+                rewrite_prepare_ok(c, ev, c->cur.client_stmt_id) != 0)
+                rwp_client_close(c, "cannot renumber a prepared statement split across reads");
         }
         break;
     case WALK_EV_OK:

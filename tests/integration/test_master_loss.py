@@ -173,3 +173,32 @@ def test_read_retried_when_its_replica_dies(box, px):
         app.close()
     wait_for(lambda: (victim.slave_status() or {}).get("Slave_IO_Running") == "Yes", 30,
              "%s to replicate again" % victim.name)
+
+
+def test_statement_ids_stay_unique_across_master_reconnect(box, px):
+    """A statement prepared before the master connection was lost keeps its id; one prepared
+    after it (the new connection numbers from 1 again) gets a different id, and both run."""
+    import mysqlraw
+    c = mysqlraw.connect("127.0.0.1", px.port)
+    try:
+        first = c.prepare("SELECT ? + 1")
+        assert first.kind == "prepare", first
+        box.master.kill()
+        box.master.start(read_only=False)
+        wait_for(lambda: answered_by(pymysql_connect(px.port)) in ("db1", "db2", "db3"), 30,
+                 "the proxy to serve again")
+        end = time.time() + 30
+        while True:  # until the monitor has seen the master again (a held prepare times out)
+            second = c.prepare("SELECT ? + 100")
+            if second.kind == "prepare" or time.time() > end:
+                break
+            time.sleep(0.2)
+        assert second.kind == "prepare", second
+        assert second.stmt_id != first.stmt_id, (first.stmt_id, second.stmt_id)
+        r1 = c.execute(first.stmt_id, [1])
+        r2 = c.execute(second.stmt_id, [1])
+        assert r1[0].values()[0][0] in (2, b"2"), r1
+        assert r2[0].values()[0][0] in (101, b"101"), r2
+    finally:
+        c.close()
+    box.wait_replicas_caught_up(timeout=30)
