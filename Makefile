@@ -25,7 +25,7 @@ LDFLAGS_ALL := $(SAN) $(EXTRA_LDFLAGS)
 LIBS_PROTO  := -lcrypto
 LIBS_ROUTER := -lpcre2-8
 LIBS_PROXY  := -luv -linih -lmariadb -lssl -lcrypto -lpthread -lpcre2-8
-LIBS_CLI    := -lmariadb
+LIBS_CLI    := -lmariadb -lpthread -linih
 
 PROTO_SRC  := $(sort $(wildcard protocol/*.c))
 ROUTER_SRC := $(sort $(wildcard router/*.c))

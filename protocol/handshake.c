@@ -5,7 +5,10 @@
  */
 #include "protocol/handshake.h"
 
+#include <stdio.h>
 #include <string.h>
+
+#include "protocol/auth.h"
 
 #include "protocol/mysql_const.h"
 
@@ -293,4 +296,19 @@ proto_status proto_change_user_decode(const uint8_t *payload, size_t len, uint32
     if ((client_caps & CLIENT_CONNECT_ATTRS) && read_attrs(&r, &out->attrs, &out->attrs_len) != 0)
         return PROTO_ERROR;
     return r.err ? PROTO_ERROR : PROTO_OK;
+}
+
+void proto_greeting_init(proto_greeting *g, const char *version, uint32_t conn_id,
+                         const uint8_t *scramble20, uint32_t caps, uint16_t status)
+{
+    memset(g, 0, sizeof *g);
+    g->protocol_version = 10;
+    snprintf(g->server_version, sizeof g->server_version, "%.63s", version);
+    g->connection_id = conn_id;
+    memcpy(g->scramble, scramble20, 20);
+    g->scramble_len = 20;
+    g->capabilities = caps;
+    g->charset = CHARSET_UTF8MB4_GENERAL_CI;
+    g->status = status;
+    snprintf(g->auth_plugin, sizeof g->auth_plugin, "%s", PROTO_NATIVE_PLUGIN);
 }

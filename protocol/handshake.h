@@ -32,6 +32,10 @@ typedef struct {
 proto_status proto_greeting_decode(const uint8_t *payload, size_t len, proto_greeting *out);
 /* Encode a greeting as packet seq 0 into w. */
 int proto_greeting_encode(proto_writer *w, const proto_greeting *g);
+/* A greeting as rwproxy sends it: protocol 10, utf8mb4_general_ci, mysql_native_password,
+ * the given version, connection id, 20-byte scramble, capabilities and status. */
+void proto_greeting_init(proto_greeting *g, const char *version, uint32_t conn_id,
+                         const uint8_t *scramble20, uint32_t caps, uint16_t status);
 
 /* A client's HandshakeResponse41 (or an SSLRequest, which is its first 32 bytes). */
 typedef struct {

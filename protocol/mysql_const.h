@@ -138,7 +138,8 @@
 #define ER_LOCK_DEADLOCK            1213 /* 40001 */
 #define ER_BLOCKED_BY_RULE          1148 /* 42000 ER_NOT_ALLOWED_COMMAND */
 #define ER_CONNECTION_KILLED        1927 /* 70100 */
-#define CR_SERVER_LOST              2013 /* HY000 lost connection during a query (what MaxScale sends) */
+/* Never send client-side codes (2000..2999, e.g. 2013) from the server side: libmariadb
+ * turns such an ERR packet into 2027 "Received malformed packet". */
 
 /* charset ids */
 #define CHARSET_UTF8MB4_GENERAL_CI  45

@@ -17,6 +17,7 @@
 #include "protocol/mysql_const.h"
 #include "protocol/packet.h"
 #include "protocol/response.h"
+#include "proxy/kill.h"
 #include "proxy/log.h"
 #include "proxy/worker.h"
 
@@ -92,6 +93,7 @@ static void send_writer(rwp_client *c, proto_writer *w)
         rwp_client_close(c, "cannot build a packet");
         return;
     }
+    c->worker->stats.bytes_out += w->len;
     int rc = rwp_write_owned((uv_stream_t *)&c->tcp, w->data, w->len, on_client_written);
     w->data = NULL;
     proto_wr_free(w);
@@ -132,6 +134,7 @@ static void on_handle_closed(uv_handle_t *h)
     w->nclients--;
     if (c->counted)
         atomic_fetch_sub(&w->proxy->nclients, 1);
+    rwp_kill_unregister(c);
     rwp_inbuf_free(&c->in);
     rwp_session_free(c);
     free(c->attrs);
@@ -241,6 +244,7 @@ static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         rwp_client_close(c, nread == UV_EOF ? "client closed the connection" : uv_strerror((int)nread));
         return;
     }
+    c->worker->stats.bytes_in += (uint64_t)nread;
     rwp_inbuf_commit(&c->in, (size_t)nread);
     rwp_client_process_input(c);
 }
@@ -372,6 +376,7 @@ int rwp_client_open_backend(rwp_client *c, int idx)
     login.attrs = c->attrs;
     login.attrs_len = c->attrs_len;
     login.want_session_track = c->track_gtid && idx == c->master;
+    c->worker->server_stats[idx].be_opened++;
     c->bes[idx] = rwp_backend_open(c->worker, idx, s->name, s->host, s->port, &login,
                                    &rwp_client_backend_ops, c, c->id, c->user);
     return c->bes[idx] ? 0 : -1;
@@ -463,6 +468,7 @@ static void be_ready(void *owner, rwp_backend *be, const uint8_t *ok, size_t len
     rwp_client_send_ok(c, c->auth_seq, status);
     if (!c->in_change_user)
         CLOG(RWP_LOGL_DEBUG, c, "client %s logged in", c->peer);
+    rwp_kill_set_user(c);
     c->in_change_user = 0;
     snprintf(c->cur_db, sizeof c->cur_db, "%s", c->db);
     rwp_client_set_state(c, CL_IDLE);
@@ -491,7 +497,7 @@ static void fail_command_lost_master(rwp_client *c, const char *reason)
         rwp_inbuf_consume(&c->in, c->cur.len);
     c->cur.len = 0;
     c->worker->server_stats[c->cur.target].errors++;
-    rwp_client_send_err(c, 1, CR_SERVER_LOST, "HY000",
+    rwp_client_send_err(c, 1, ER_UNKNOWN_ERROR, "HY000",
                         "rwproxy: lost connection to the master during the statement; it may or may not have been executed");
     rwp_client_set_state(c, CL_IDLE);
     rwp_client_process_input(c);
@@ -503,6 +509,8 @@ static void be_failed(void *owner, rwp_backend *be, const uint8_t *err, size_t l
     int idx = be->server;
     int was_current = current_backend(c) == be;
     int was_master = idx == c->master;
+    if (idx >= 0 && idx < c->nservers && be->state < BE_IDLE)
+        c->worker->server_stats[idx].be_failed++;
     if (idx >= 0 && idx < c->nservers && c->bes[idx] == be)
         c->bes[idx] = NULL;
     if (c->state == CL_CONNECTING) {
@@ -523,7 +531,7 @@ static void be_failed(void *owner, rwp_backend *be, const uint8_t *err, size_t l
         return;
     }
     if (was_current && c->relayed == 0 && c->stream == STREAM_NONE) {
-        rwp_client_fail(c, 1, CR_SERVER_LOST, "HY000",
+        rwp_client_fail(c, 1, ER_UNKNOWN_ERROR, "HY000",
                         "rwproxy: lost connection to the server during the query: %s", reason);
         return;
     }
@@ -571,6 +579,7 @@ static void be_data(void *owner, rwp_backend *be, rwp_chunk *ch, const uint8_t *
     if (c->state == CL_CLOSING || be->internal || current_backend(c) != be)
         return; /* answers to rwproxy's own commands are not relayed */
     c->relayed += len;
+    c->worker->stats.bytes_out += len;
     int rc = c->nrw ? rwp_session_relay(c, ch, p, len, on_client_written)
                     : rwp_write_chunk((uv_stream_t *)&c->tcp, ch, p, len, on_client_written);
     if (rc < 0) {
@@ -813,36 +822,17 @@ static void on_handshake_timeout(uv_timer_t *t)
 
 static void send_greeting(rwp_client *c)
 {
-    proto_greeting g = {0};
+    proto_greeting g;
     const rwp_topology *t = c->worker->topo;
-    g.protocol_version = 10;
-    snprintf(g.server_version, sizeof g.server_version, "%.63s",
-             t && t->version[0] ? t->version : "5.5.5-10.11.0-MariaDB-rwproxy");
-    g.connection_id = (uint32_t)c->id;
-    memcpy(g.scramble, c->scramble, sizeof c->scramble);
-    g.scramble_len = sizeof c->scramble;
-    g.capabilities = OFFERED_CAPS;
-    g.charset = CHARSET_UTF8MB4_GENERAL_CI;
-    g.status = SERVER_STATUS_AUTOCOMMIT;
-    snprintf(g.auth_plugin, sizeof g.auth_plugin, "%s", PROTO_NATIVE_PLUGIN);
+    proto_greeting_init(&g, t && t->version[0] ? t->version : "5.5.5-10.11.0-MariaDB-rwproxy",
+                        (uint32_t)c->id, c->scramble, OFFERED_CAPS, SERVER_STATUS_AUTOCOMMIT);
     proto_writer w;
     proto_wr_init(&w);
     proto_greeting_encode(&w, &g);
     send_writer(c, &w);
 }
 
-static void peer_name(rwp_client *c)
-{
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    snprintf(c->peer, sizeof c->peer, "unknown");
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
-        return;
-    if (ss.ss_family == AF_INET)
-        uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof c->peer);
-    else if (ss.ss_family == AF_INET6)
-        uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof c->peer);
-}
+static void peer_name(rwp_client *c) { rwp_peer_name(&c->tcp, c->peer, sizeof c->peer); }
 
 static rwp_client *client_new(rwp_worker *w)
 {
@@ -856,7 +846,9 @@ static rwp_client *client_new(rwp_worker *w)
     c->tcp.data = c;
     c->timer.data = c;
     c->handles_open = 2;
+    c->accepted_ms = uv_now(&w->loop);
     rwp_session_init(c, w->cfg->nservers);
+    rwp_kill_register(c);
     c->next = w->clients;
     if (w->clients)
         w->clients->prev = c;

@@ -52,6 +52,9 @@ typedef struct rwp_stmt {
     uint8_t *be_typed;       /* per server: the backend has received parameter types */
     int exec_server;         /* server of the last execution (FETCH/RESET follow it), -1 none */
     int long_data;           /* SEND_LONG_DATA went to the master since the last execute */
+    char *digest;            /* its normalised text (router/digest), made at the first execute, or NULL */
+    size_t digest_len;       /* its length */
+    uint64_t digest_hash;    /* its hash */
     struct rwp_stmt *next;   /* the client's list */
 } rwp_stmt;
 
@@ -89,6 +92,7 @@ typedef struct {
     int for_master;          /* routed to the session's master (follows it if the master moves) */
     uint64_t held_ms;        /* loop time it first waited for a master (0 = never); the hold time counts from it */
     int waiting;             /* it waits for a master now (released by the tick or a new topology) */
+    uint64_t sent_ns;        /* uv_hrtime() when the command was sent (0: not measured) */
 } rwp_command;
 
 struct rwp_client {
@@ -142,6 +146,11 @@ struct rwp_client {
     int stream_last;           /* the current streamed packet is the last one */
     int draining;              /* shutdown: close once idle */
     int counted;               /* counted in the process-wide client total */
+    uint64_t accepted_ms;      /* loop time of the accept (SHOW SESSIONS age) */
+    /* the client id registry (proxy/kill.c): guarded by the worker's reg_mu */
+    struct rwp_client *reg_next;/* next in the registry bucket */
+    char reg_user[128];        /* the user others' KILL is checked against ("" before login) */
+    int registered;            /* in the registry */
 };
 
 typedef struct rwp_client rwp_client;

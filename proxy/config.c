@@ -40,6 +40,10 @@
 #define K_LISTEN(sec, name, field_h, field_p, def, rel, doc)                                  \
     {sec, name, "host:port", def, rel, doc, RWP_CK_LISTEN, offsetof(rwp_config, field_h),   \
      offsetof(rwp_config, field_p), FSIZE(rwp_config, field_h), 1, 65535, 0}
+/* A listen address that may also be "off" (min 0). */
+#define K_LISTEN_OFF(sec, name, field_h, field_p, def, rel, doc)                              \
+    {sec, name, "host:port|off", def, rel, doc, RWP_CK_LISTEN, offsetof(rwp_config, field_h), \
+     offsetof(rwp_config, field_p), FSIZE(rwp_config, field_h), 0, 65535, 0}
 #define K_INT(sec, name, st, field, def, lo, hi, doc) \
     {sec, name, "integer", def, 1, doc, RWP_CK_INT, offsetof(st, field), 0, sizeof(int), lo, hi, 0}
 #define K_BOOL(sec, name, field, def, doc) \
@@ -70,6 +74,8 @@ static const rwp_config_key key_table[] = {
           "user name for the admin port"),
     K_STR("admin", "password", RWP_CK_PASSWORD, "password", rwp_config, admin_password, "", 0, 0,
           "password for the admin port; empty means no password — set one"),
+    K_LISTEN_OFF("admin", "metrics_listen", metrics_host, metrics_port, "127.0.0.1:9104", 0,
+                 "address of the Prometheus endpoint (HTTP GET /metrics), or off"),
     K_STR("monitor", "user", RWP_CK_STRING, "string", rwp_config, monitor_user, NULL, 1, 1,
           "user the monitor logs into every server with (required; its privileges: see "
           "docs/config.md)"),
@@ -126,6 +132,20 @@ static const rwp_config_key key_table[] = {
      RWP_CK_SIZE, offsetof(rwp_config, max_packet_size), 0, sizeof(int64_t), 1024, 1073741824, 0},
     K_INT("limits", "client_idle_timeout_s", rwp_config, client_idle_timeout_s, "0", 0, 31536000,
           "close client connections idle this long (0 = never)"),
+    K_STR("drill", "user", RWP_CK_STRING, "string", rwp_config, drill_user, "", 0, 0,
+          "application user rwproxyctl drills write markers through rwproxy with; empty: the "
+          "first [user.NAME] with a clear-text password"),
+    K_STR("drill", "password", RWP_CK_PASSWORD, "password", rwp_config, drill_password, "", 0, 0,
+          "password of the drill user (empty with an empty user: that [user.NAME]'s password)"),
+    K_STR("drill", "schema", RWP_CK_STRING, "string", rwp_config, drill_schema, "rwproxy_drill",
+          1, 0, "database of the marker table (created through rwproxy if missing)"),
+    K_STR("drill", "table", RWP_CK_STRING, "string", rwp_config, drill_table, "markers", 1, 0,
+          "marker table (id BIGINT PRIMARY KEY, at DATETIME(6); created if missing)"),
+    K_INT("drill", "interval_ms", rwp_config, drill_interval_ms, "5", 0, 60000,
+          "time between two marker writes of a drill"),
+    K_STR("drill", "stop_command", RWP_CK_STRING, "string", rwp_config, drill_stop_command, "", 0,
+          0, "shell command (/bin/sh -c) that stops the master for drill failover; empty: SQL "
+          "SHUTDOWN as the [monitor] user"),
     K_STR("server.NAME", "host", RWP_CK_HOST, "host", rwp_server_cfg, host, NULL, 1, 1,
           "host name or IP address of the server (required)"),
     K_INT("server.NAME", "port", rwp_server_cfg, port, "3306", 1, 65535, "TCP port of the server"),
@@ -422,6 +442,11 @@ static int set_value(const rwp_config_key *k, void *obj, const char *v, const ch
     char *field = (char *)obj + k->off;
     switch (k->kind) {
     case RWP_CK_LISTEN:
+        if (k->min == 0 && (!*v || !strcasecmp(v, "off"))) { /* a listener that may be off */
+            field[0] = '\0';
+            *(int *)((char *)obj + k->off2) = 0;
+            return 0;
+        }
         return parse_listen(v, field, k->size, (int *)((char *)obj + k->off2), msg, mlen);
     case RWP_CK_INT:
     case RWP_CK_SIZE:
@@ -473,7 +498,9 @@ void rwp_config_format_value(const rwp_config_key *k, const void *obj, char *buf
     switch (k->kind) {
     case RWP_CK_LISTEN: {
         int port = *(const int *)((const char *)obj + k->off2);
-        if (strchr(field, ':'))
+        if (port == 0)
+            snprintf(buf, len, "off");
+        else if (strchr(field, ':'))
             snprintf(buf, len, "[%s]:%d", field, port);
         else
             snprintf(buf, len, "%s:%d", field, port);

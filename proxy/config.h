@@ -67,6 +67,8 @@ typedef struct rwp_config {
     int admin_port;                 /* [admin] listen: port of the admin port */
     char admin_user[128];           /* [admin] user */
     char admin_password[256];       /* [admin] password ("" = none) */
+    char metrics_host[256];         /* [admin] metrics_listen: host of /metrics ("" = off) */
+    int metrics_port;               /* [admin] metrics_listen: port (0 = off) */
     char monitor_user[128];         /* [monitor] user (required) */
     char monitor_password[256];     /* [monitor] password */
     int monitor_interval_ms;        /* [monitor] interval_ms: time between checks */
@@ -91,6 +93,12 @@ typedef struct rwp_config {
     int handshake_timeout_ms;       /* [limits] handshake_timeout_ms */
     int64_t max_packet_size;        /* [limits] max_packet_size in bytes */
     int client_idle_timeout_s;      /* [limits] client_idle_timeout_s (0 = never) */
+    char drill_user[128];           /* [drill] user: application user of rwproxyctl drills ("" = first [user.NAME] with a clear password) */
+    char drill_password[256];       /* [drill] password of that user */
+    char drill_schema[65];          /* [drill] schema of the marker table (default rwproxy_drill) */
+    char drill_table[65];           /* [drill] table the drill writes markers into (default markers) */
+    int drill_interval_ms;          /* [drill] interval_ms: time between two marker writes */
+    char drill_stop_command[1024];  /* [drill] stop_command: shell command stopping the master ("" = SQL SHUTDOWN) */
     rwp_server_cfg *servers;        /* [server.NAME] sections in file order */
     int nservers;                   /* number of servers (1..RWP_MAX_SERVERS) */
     rwp_user_cfg *users;            /* [user.NAME] sections, sorted by name */

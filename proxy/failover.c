@@ -87,6 +87,8 @@ static void ev_finish(rwp_monitor *m, const char *type, int64_t t0, int ok, cons
     rwp_ev_end(&m->cur, ok, outcome, mon_wall_ms());
     rwp_ev_push(&m->ring, &m->cur);
     m->cur_active = 0;
+    if (ok)
+        m->done[strcmp(type, "failover") == 0 ? 0 : strcmp(type, "switchover") == 0 ? 1 : 2]++;
     pthread_mutex_unlock(&m->ev_mu);
     if (ok)
         log_info("monitor: %s: done in %d ms: %s", type, dur, outcome);

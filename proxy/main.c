@@ -9,9 +9,12 @@
 #include <string.h>
 #include <uv.h>
 
+#include "proxy/admin.h"
 #include "proxy/config.h"
 #include "proxy/log.h"
+#include "proxy/metrics.h"
 #include "proxy/monitor.h"
+#include "proxy/reload.h"
 #include "proxy/topology.h"
 #include "proxy/worker.h"
 
@@ -70,6 +73,7 @@ typedef struct {
     uv_signal_t sigterm;       /* SIGTERM */
     uv_signal_t sigint;        /* SIGINT */
     uv_signal_t sigusr2;       /* SIGUSR2: switchover to the best candidate */
+    uv_signal_t sighup;        /* SIGHUP: reload the configuration file */
     rwp_monitor *monitor;      /* runs switchovers */
     int stopping;              /* a stop was already requested */
 } main_ctx;
@@ -96,6 +100,17 @@ static void on_stop_signal(uv_signal_t *h, int signum)
     uv_close((uv_handle_t *)&m->sigterm, NULL);
     uv_close((uv_handle_t *)&m->sigint, NULL);
     uv_close((uv_handle_t *)&m->sigusr2, NULL);
+    uv_close((uv_handle_t *)&m->sighup, NULL);
+}
+
+/* SIGHUP: read the configuration file again (refused and logged if invalid). */
+static void on_reload_signal(uv_signal_t *h, int signum)
+{
+    main_ctx *m = h->data;
+    char msg[1200];
+    (void)signum;
+    log_info("SIGHUP: reloading the configuration");
+    rwp_proxy_reload(m->proxy, msg, sizeof msg);
 }
 
 static int start_workers(rwp_proxy *p)
@@ -143,6 +158,7 @@ int main(int argc, char **argv)
     proxy.nworkers = cfg->threads > 0 ? cfg->threads : 1;
     rwp_topo_slot_init(&proxy.topo);
     pthread_mutex_init(&proxy.gtid_mu, NULL);
+    pthread_mutex_init(&proxy.reload_mu, NULL);
     proxy.server_conns = calloc((size_t)cfg->nservers, sizeof *proxy.server_conns);
     if (!proxy.server_conns) {
         log_error("out of memory");
@@ -157,9 +173,21 @@ int main(int argc, char **argv)
     }
     main_ctx m = {.proxy = &proxy, .monitor = mon};
     int rc = 0;
+    rwp_admin *admin = NULL;
     if (start_workers(&proxy) != 0) {
         rc = 1;
+    } else if (!(admin = rwp_admin_start(&proxy, mon, err, sizeof err))) {
+        log_error("%s", err);
+        rc = 1;
+        for (int i = 0; i < proxy.nworkers; i++) {
+            rwp_worker_request_stop(&proxy.workers[i]);
+            rwp_worker_join(&proxy.workers[i]);
+        }
     } else {
+        rwp_metrics *metrics = NULL; /* optional: a port in use only costs /metrics */
+        if (cfg->metrics_port > 0 &&
+            !(metrics = rwp_metrics_start(&proxy, cfg->metrics_host, cfg->metrics_port, err, sizeof err)))
+            log_warn("%s; running without /metrics", err);
         uv_loop_t *loop = uv_default_loop();
         uv_signal_init(loop, &m.sigterm);
         uv_signal_init(loop, &m.sigint);
@@ -169,8 +197,13 @@ int main(int argc, char **argv)
         uv_signal_init(loop, &m.sigusr2);
         m.sigusr2.data = &m;
         uv_signal_start(&m.sigusr2, on_switchover_signal, SIGUSR2);
+        uv_signal_init(loop, &m.sighup);
+        m.sighup.data = &m;
+        uv_signal_start(&m.sighup, on_reload_signal, SIGHUP);
         uv_run(loop, UV_RUN_DEFAULT);
         uv_loop_close(loop);
+        rwp_admin_stop(admin); /* a command in progress finishes first */
+        rwp_metrics_stop(metrics);
         for (int i = 0; i < proxy.nworkers; i++)
             rwp_worker_join(&proxy.workers[i]);
         log_info("rwproxy stopped");
@@ -180,7 +213,9 @@ int main(int argc, char **argv)
     free(proxy.workers);
     free(proxy.server_conns);
     pthread_mutex_destroy(&proxy.gtid_mu);
-    rwp_config_free(cfg);
+    pthread_mutex_destroy(&proxy.reload_mu);
+    rwp_proxy_free_retired(&proxy); /* the start-up configuration is among them after a reload */
+    rwp_config_free((rwp_config *)proxy.cfg);
     mysql_library_end();
     return rc;
 }

@@ -950,3 +950,12 @@ int rwp_monitor_events(rwp_monitor *m, rwp_mon_event *out, int cap)
     pthread_mutex_unlock(&m->ev_mu);
     return n;
 }
+
+void rwp_monitor_counts(rwp_monitor *m, uint64_t *failovers, uint64_t *switchovers, uint64_t *rejoins)
+{
+    pthread_mutex_lock(&m->ev_mu);
+    *failovers = m->done[0];
+    *switchovers = m->done[1];
+    *rejoins = m->done[2];
+    pthread_mutex_unlock(&m->ev_mu);
+}

@@ -52,5 +52,7 @@ void rwp_monitor_request_failover(rwp_monitor *m);
 /* Copy the newest events (failovers, switchovers, rejoins; the one running, if any, last)
  * oldest first into out (at most cap); returns how many were copied. */
 int rwp_monitor_events(rwp_monitor *m, rwp_mon_event *out, int cap);
+/* Successful failovers, switchovers and rejoins since start (thread-safe). */
+void rwp_monitor_counts(rwp_monitor *m, uint64_t *failovers, uint64_t *switchovers, uint64_t *rejoins);
 
 #endif

@@ -115,6 +115,7 @@ struct rwp_monitor {
     /* --- events --- */
     pthread_mutex_t ev_mu;        /* guards ring, cur, cur_active */
     rwp_ev_ring ring;             /* finished events */
+    uint64_t done[3];            /* events that succeeded: failovers, switchovers, rejoins (guarded by ev_mu) */
     rwp_mon_event cur;            /* the event running now */
     int cur_active;               /* 1 while cur is running */
     uint64_t next_event_id;       /* id of the next event */

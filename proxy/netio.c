@@ -164,3 +164,16 @@ int rwp_write_owned(uv_stream_t *s, uint8_t *heap, size_t len, rwp_write_done_fn
     }
     return queue_write(s, NULL, heap, heap + n, len - (size_t)n, done);
 }
+
+void rwp_peer_name(uv_tcp_t *tcp, char *out, size_t cap)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    snprintf(out, cap, "unknown");
+    if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET)
+        uv_ip4_name((struct sockaddr_in *)&ss, out, cap);
+    else if (ss.ss_family == AF_INET6)
+        uv_ip6_name((struct sockaddr_in6 *)&ss, out, cap);
+}

@@ -34,6 +34,9 @@ void rwp_inbuf_release_if_empty(rwp_inbuf *b);
 void rwp_inbuf_free(rwp_inbuf *b);
 
 /* Called when a queued write finishes (status < 0 on error), with the stream's owner. */
+/* The peer address of a connected socket as text ("unknown" if it cannot be had). */
+void rwp_peer_name(uv_tcp_t *tcp, char *out, size_t cap);
+
 typedef void (*rwp_write_done_fn)(uv_stream_t *stream, int status);
 
 /* Write bytes from a chunk; the chunk is referenced until the write completes.

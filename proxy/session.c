@@ -15,7 +15,9 @@
 #include "protocol/packet.h"
 #include "protocol/response.h"
 #include "proxy/client.h"
+#include "proxy/kill.h"
 #include "proxy/log.h"
+#include "proxy/stats.h"
 #include "proxy/worker.h"
 
 #define SLOG(lvl, c, be, ...)                                                               \
@@ -41,6 +43,7 @@ void rwp_session_init(rwp_client *c, int nservers)
 
 static void stmt_free(rwp_stmt *s)
 {
+    free(s->digest);
     free(s->sql);
     free(s->types);
     free(s->be_id);
@@ -468,6 +471,9 @@ static void send_client_command(rwp_client *c, rwp_backend *be)
     st->queries++;
     if (c->cur.dest == RWR_DEST_REPLICA && idx != c->master)
         st->reads++;
+    if (idx != c->master)
+        st->on_replica++;
+    c->cur.sent_ns = kind != RESP_NONE ? uv_hrtime() : 0;
     if (plen == PROTO_MAX_PAYLOAD) {
         c->stream = STREAM_CONT; /* the rest follows as the client sends it */
         c->stream_left = 0;
@@ -1058,6 +1064,10 @@ void rwp_session_start_command(rwp_client *c, const uint8_t *pkt, uint32_t len)
         classify_query(c, payload + 1, len - 1);
         if (apply_rules(c, payload + 1, len - 1) != 0)
             return;
+        if ((c->cur.dec.flags & RWR_F_KILL) && !(c->cur.dec.flags & RWR_F_MULTI)) {
+            rwp_kill_from_client(c); /* rwproxy's own connection ids: answered here */
+            return;
+        }
         route_statement(c);
         break;
     case COM_INIT_DB:
@@ -1302,6 +1312,44 @@ static void internal_done(rwp_client *c, rwp_backend *be)
     rwp_session_dispatch(c);
 }
 
+/* The command's answer is complete: its latency and digest. One clock read; the digest is
+ * normalised into the worker's scratch buffer (an allocation only for a new digest). */
+static void record_answer(rwp_client *c)
+{
+    if (!c->cur.sent_ns)
+        return;
+    rwp_worker *w = c->worker;
+    uint64_t us = (uv_hrtime() - c->cur.sent_ns) / 1000;
+    c->cur.sent_ns = 0;
+    rwp_server_stats *st = &w->server_stats[c->cur.target];
+    st->latency_us_total += us;
+    st->latency_count++;
+    st->latency_buckets[rwp_stats_lat_bucket(us)]++;
+    const char *sql = NULL;
+    size_t len = 0;
+    if (c->cur.cmd == COM_QUERY && c->cur.len > PROTO_HDR_LEN + 1) {
+        sql = (const char *)rwp_inbuf_head(&c->in) + PROTO_HDR_LEN + 1;
+        len = c->cur.len - PROTO_HDR_LEN - 1;
+    } else if (c->cur.cmd == COM_STMT_EXECUTE && c->cur.stmt) {
+        /* a prepared statement is normalised once, at its first execution */
+        rwp_stmt *s = c->cur.stmt;
+        if (!s->digest) {
+            size_t n = rwr_digest(s->sql, s->sql_len, w->digest_buf, sizeof w->digest_buf, &s->digest_hash);
+            s->digest = malloc(n + 1);
+            if (s->digest) {
+                memcpy(s->digest, w->digest_buf, n + 1);
+                s->digest_len = n;
+            }
+        }
+        if (s->digest)
+            rwp_digests_add(&w->digests, s->digest_hash, s->digest, s->digest_len, us, 0,
+                            c->cur.target == c->master);
+    }
+    if (sql) /* rows: the walker does not count rows yet */
+        rwp_digests_record(&w->digests, w->digest_buf, sizeof w->digest_buf, sql, len, us, 0,
+                           c->cur.target == c->master);
+}
+
 void rwp_session_answered(rwp_client *c, rwp_backend *be)
 {
     if (be->internal) {
@@ -1310,6 +1358,7 @@ void rwp_session_answered(rwp_client *c, rwp_backend *be)
     }
     if (c->state != CL_COMMAND || be->server != c->cur.target || be->state != BE_IDLE)
         return;
+    record_answer(c);
     apply_answer(c, be);
     if (c->state != CL_COMMAND)
         return;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proxy/client.h"
@@ -18,6 +19,23 @@
 
 #define MAX_FREE_CHUNKS 256
 #define LISTEN_BACKLOG 1024
+#define MAX_POSTED_JOBS 4096 /* asynchronous jobs queued on one worker at most */
+
+/* A function to run on a worker's loop, queued by another thread. */
+typedef enum {
+    JOB_QUEUED = 0, /* in the worker's list */
+    JOB_RUNNING,    /* taken by the worker, fn running */
+    JOB_DONE        /* fn ran (rc 0), or the worker stopped first (rc -1) */
+} job_state;
+
+typedef struct rwp_worker_job {
+    void (*fn)(rwp_worker *, void *); /* what to run */
+    void *arg;                  /* its argument */
+    job_state state;            /* see job_state (guarded by jobs_mu) */
+    int rc;                     /* result for the caller */
+    int posted;                 /* heap job of rwp_worker_post: freed by the worker */
+    struct rwp_worker_job *next;/* the worker's list */
+} rwp_worker_job;
 
 /* A listening socket with SO_REUSEPORT, so every worker can bind the same address. */
 static int open_listen_socket(const char *host, int port, int *fd_out)
@@ -73,6 +91,17 @@ int rwp_worker_init(rwp_worker *w, rwp_proxy *p, int index)
     w->rule_hits = calloc((size_t)p->cfg->nrules + 1, sizeof *w->rule_hits);
     if (p->cfg->ruleset)
         w->matcher = rwr_rule_matcher_new(p->cfg->ruleset);
+    w->start_ns = uv_hrtime();
+    rwp_digests_init(&w->digests, RWP_DIGESTS_MAX);
+    /* the mutexes stay valid until exit: the admin side may still look ids up or try a call
+     * while a worker shuts down */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->jobs_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&w->jobs_mu, NULL);
+    pthread_mutex_init(&w->reg_mu, NULL);
     if (!w->known || !w->server_stats || !w->rule_hits || (p->cfg->ruleset && !w->matcher))
         return UV_ENOMEM;
     int rc = uv_loop_init(&w->loop);
@@ -143,11 +172,151 @@ static void on_tick(uv_timer_t *t)
     recheck_clients(w);
 }
 
+/* ---- jobs from other threads ---- */
+
+static void job_unlink(rwp_worker *w, rwp_worker_job *j)
+{
+    rwp_worker_job *prev = NULL;
+    for (rwp_worker_job *x = w->jobs; x; prev = x, x = x->next) {
+        if (x != j)
+            continue;
+        if (prev)
+            prev->next = x->next;
+        else
+            w->jobs = x->next;
+        if (w->jobs_tail == x)
+            w->jobs_tail = prev;
+        return;
+    }
+}
+
+/* Queue j and poke the loop; -1 if the worker takes no jobs (not started or stopping). */
+static int job_queue_locked(rwp_worker *w, rwp_worker_job *j)
+{
+    if (!w->jobs_open)
+        return -1;
+    j->next = NULL;
+    if (w->jobs_tail)
+        w->jobs_tail->next = j;
+    else
+        w->jobs = j;
+    w->jobs_tail = j;
+    uv_async_send(&w->jobs_async); /* under jobs_mu: the handle cannot be closing */
+    return 0;
+}
+
+static void on_jobs(uv_async_t *a)
+{
+    rwp_worker *w = a->data;
+    pthread_mutex_lock(&w->jobs_mu);
+    rwp_worker_job *j;
+    while ((j = w->jobs) != NULL) {
+        w->jobs = j->next;
+        if (!w->jobs)
+            w->jobs_tail = NULL;
+        j->state = JOB_RUNNING;
+        pthread_mutex_unlock(&w->jobs_mu);
+        j->fn(w, j->arg);
+        pthread_mutex_lock(&w->jobs_mu);
+        if (j->posted) {
+            w->njobs_posted--;
+            free(j);
+        } else {
+            j->rc = 0;
+            j->state = JOB_DONE; /* the caller may return (and its stack go) from here on */
+            pthread_cond_broadcast(&w->jobs_cv);
+        }
+    }
+    pthread_mutex_unlock(&w->jobs_mu);
+}
+
+/* The loop is ending: refuse new jobs and drop the queued ones (callers get -1). */
+static void close_jobs(rwp_worker *w)
+{
+    pthread_mutex_lock(&w->jobs_mu);
+    if (!w->jobs_open) {
+        pthread_mutex_unlock(&w->jobs_mu);
+        return;
+    }
+    w->jobs_open = 0;
+    rwp_worker_job *j = w->jobs;
+    w->jobs = w->jobs_tail = NULL;
+    while (j) {
+        rwp_worker_job *next = j->next;
+        if (j->posted) {
+            free(j);
+        } else {
+            j->rc = -1;
+            j->state = JOB_DONE;
+        }
+        j = next;
+    }
+    w->njobs_posted = 0;
+    pthread_cond_broadcast(&w->jobs_cv);
+    uv_close((uv_handle_t *)&w->jobs_async, NULL);
+    pthread_mutex_unlock(&w->jobs_mu);
+}
+
+int rwp_worker_call(rwp_worker *w, void (*fn)(rwp_worker *, void *), void *arg, int timeout_ms)
+{
+    rwp_worker_job j = {.fn = fn, .arg = arg, .state = JOB_QUEUED};
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&w->jobs_mu);
+    if (job_queue_locked(w, &j) != 0) {
+        pthread_mutex_unlock(&w->jobs_mu);
+        return -1;
+    }
+    while (j.state != JOB_DONE) {
+        if (j.state == JOB_RUNNING) {
+            pthread_cond_wait(&w->jobs_cv, &w->jobs_mu);
+            continue;
+        }
+        if (pthread_cond_timedwait(&w->jobs_cv, &w->jobs_mu, &deadline) == ETIMEDOUT &&
+            j.state == JOB_QUEUED) {
+            job_unlink(w, &j); /* withdrawn: fn will not run */
+            pthread_mutex_unlock(&w->jobs_mu);
+            return -1;
+        }
+    }
+    int rc = j.rc;
+    pthread_mutex_unlock(&w->jobs_mu);
+    return rc;
+}
+
+int rwp_worker_post(rwp_worker *w, void (*fn)(rwp_worker *, void *), const void *data, size_t len)
+{
+    rwp_worker_job *j = malloc(sizeof *j + len);
+    if (!j)
+        return -1;
+    memset(j, 0, sizeof *j);
+    j->fn = fn;
+    j->arg = j + 1;
+    j->posted = 1;
+    if (len)
+        memcpy(j + 1, data, len);
+    pthread_mutex_lock(&w->jobs_mu);
+    int rc = w->njobs_posted < MAX_POSTED_JOBS ? job_queue_locked(w, j) : -1;
+    if (rc == 0)
+        w->njobs_posted++;
+    pthread_mutex_unlock(&w->jobs_mu);
+    if (rc != 0)
+        free(j);
+    return rc;
+}
+
 /* Everything is closed: end the loop by closing the worker's own handles. */
 static void finish_if_empty(rwp_worker *w)
 {
     if (!w->draining || w->nclients > 0)
         return;
+    close_jobs(w);
     rwp_topo_unlisten(&w->proxy->topo, poke_worker, w);
     close_if_open((uv_handle_t *)&w->drain_timer);
     close_if_open((uv_handle_t *)&w->wakeup);
@@ -206,6 +375,11 @@ int rwp_worker_start(rwp_worker *w)
     uv_timer_init(&w->loop, &w->tick);
     w->tick.data = w;
     uv_timer_start(&w->tick, on_tick, RWP_TICK_MS, RWP_TICK_MS);
+    uv_async_init(&w->loop, &w->jobs_async, on_jobs);
+    w->jobs_async.data = w;
+    pthread_mutex_lock(&w->jobs_mu);
+    w->jobs_open = 1;
+    pthread_mutex_unlock(&w->jobs_mu);
     w->topo = rwp_topo_acquire(&w->proxy->topo);
     if (rwp_topo_listen(&w->proxy->topo, poke_worker, w) != 0)
         log_warn("worker %d: too many topology listeners; it follows changes on its tick only", w->index);
@@ -231,6 +405,7 @@ void rwp_worker_join(rwp_worker *w)
     free(w->server_stats);
     free(w->rule_hits);
     rwr_rule_matcher_free(w->matcher);
+    rwp_digests_free(&w->digests);
     w->known = NULL;
     w->server_stats = NULL;
     w->rule_hits = NULL;

@@ -13,6 +13,7 @@
 
 #include "proxy/chunk.h"
 #include "proxy/config.h"
+#include "proxy/digests.h"
 #include "proxy/topology.h"
 #include "router/gtid.h"
 #include "router/rules.h"
@@ -32,7 +33,12 @@ typedef struct {
     uint64_t held_timeouts;   /* of those, answered ERR 1290 after the hold time */
     uint64_t reads_retried;   /* reads sent again to another server after theirs failed */
     uint64_t sessions_lost;   /* sessions closed because the master they were bound to went away */
+    uint64_t bytes_in;        /* bytes read from clients */
+    uint64_t bytes_out;       /* bytes written to clients (relayed answers and rwproxy's own packets) */
+    uint64_t kills;           /* KILL requests carried out on this worker's clients */
 } rwp_worker_stats;
+
+#define RWP_LAT_BUCKETS 12 /* latency histogram buckets (bounds: proxy/stats.h) */
 
 /* Per-server counters of one worker (summed over workers by the admin port). */
 typedef struct {
@@ -41,7 +47,17 @@ typedef struct {
     uint64_t errors;          /* answers that were ERR */
     uint64_t causal_waits;    /* MASTER_GTID_WAIT sent ahead of a read */
     uint64_t causal_timeouts; /* waits that timed out (the read went to the master) */
+    uint64_t on_replica;      /* of queries, sent to it while it was not the session's master */
+    uint64_t latency_us_total;/* sum of command latencies (sent to complete answer), µs */
+    uint64_t latency_count;   /* commands measured (those that have an answer) */
+    uint64_t latency_buckets[RWP_LAT_BUCKETS]; /* histogram of those latencies */
+    uint64_t be_opened;       /* backend connections opened to it for sessions */
+    uint64_t be_failed;       /* of those, failed before the login completed */
 } rwp_server_stats;
+
+struct rwp_worker_job;
+
+#define RWP_REG_BUCKETS 256 /* buckets of a worker's share of the client id registry */
 
 typedef struct rwp_worker {
     int index;                 /* 0 .. nworkers-1 */
@@ -70,6 +86,19 @@ typedef struct rwp_worker {
     uint64_t *rule_hits;       /* per rule (evaluation order): statements it matched */
     rwr_rule_matcher *matcher; /* PCRE2 scratch for the rules (NULL without rules) */
     uint8_t scratch[16384];    /* per-worker scratch for building small packets */
+    /* cross-thread calls (rwp_worker_call, rwp_worker_post): guarded by jobs_mu */
+    pthread_mutex_t jobs_mu;   /* guards the job list and jobs_open */
+    pthread_cond_t jobs_cv;    /* broadcast when a called job finished (or was dropped) */
+    struct rwp_worker_job *jobs, *jobs_tail; /* queued jobs, oldest first */
+    size_t njobs_posted;       /* posted (asynchronous) jobs queued, bounded */
+    int jobs_open;             /* jobs_async is live: jobs may be queued */
+    uv_async_t jobs_async;     /* pokes the loop to run the queued jobs */
+    /* this worker's share of the client id registry (ids are id % nworkers == index) */
+    pthread_mutex_t reg_mu;    /* guards reg (other workers and the admin look ids up) */
+    rwp_client *reg[RWP_REG_BUCKETS]; /* live clients by id, chained through reg_next */
+    rwp_digests digests;       /* statement digests of this worker's clients */
+    char digest_buf[RWR_DIGEST_MAX_INPUT + 1]; /* scratch for normalising one statement */
+    uint64_t start_ns;         /* uv_hrtime() at init (uptime) */
 } rwp_worker;
 
 /* The process: configuration, topology slot, workers. */
@@ -82,6 +111,9 @@ struct rwp_proxy {
     atomic_int *server_conns;  /* per configured server: backend connections open to it */
     pthread_mutex_t gtid_mu;   /* guards gtid */
     rwr_gtid_pos gtid;         /* newest write committed through this rwproxy (consistency=global) */
+    pthread_mutex_t reload_mu; /* one reload at a time (admin RELOAD, SIGHUP) */
+    const rwp_config **retired;/* configurations replaced by reloads, freed at exit */
+    int nretired;              /* entries in retired */
 };
 
 #define RWP_TICK_MS 50 /* period of the worker's housekeeping tick */
@@ -94,6 +126,18 @@ int rwp_worker_start(rwp_worker *w);
 void rwp_worker_request_stop(rwp_worker *w);
 /* Wait for the worker thread and free its resources. */
 void rwp_worker_join(rwp_worker *w);
+
+/*
+ * Run fn(w, arg) on w's loop and wait for it (from a non-worker thread only: the admin port,
+ * /metrics, reload). Returns 0 once fn ran; -1 if the worker is not running or shutting down,
+ * or if timeout_ms passed before fn started (fn then never runs, so arg may live on the
+ * caller's stack). A fn that already started is waited for to the end.
+ */
+int rwp_worker_call(rwp_worker *w, void (*fn)(rwp_worker *, void *), void *arg, int timeout_ms);
+/* Queue fn on w's loop without waiting (any thread, workers included): data (len bytes) is
+ * copied and fn gets the copy, freed after it ran. Returns 0, or -1 if w is shutting down or
+ * too many posts are queued. */
+int rwp_worker_post(rwp_worker *w, void (*fn)(rwp_worker *, void *), const void *data, size_t len);
 
 /* A new connection id, unique across workers. */
 uint64_t rwp_worker_next_id(rwp_worker *w);

@@ -133,6 +133,29 @@ def test_no_master_holds_writes_then_1290(box, px):
     box.wait_replicas_caught_up(timeout=30)
 
 
+def test_statement_lost_with_the_master_is_a_clean_error(box, px):
+    """The mysql CLI (libmariadb) running a write when the master dies gets rwproxy's ERR with
+    its message (a client-range code like 2013 would show as 2027 "malformed packet")."""
+    import subprocess
+    box.master.execute("CREATE TABLE IF NOT EXISTS test.ml_slow (v INT)")
+    cli = subprocess.Popen(["mysql", "-h127.0.0.1", "-P%d" % px.port, "-uapp", "-papp_pw",
+                            "--skip-reconnect", "test", "-e", "INSERT INTO ml_slow SELECT SLEEP(5)"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: box.master.query("SELECT COUNT(*) FROM information_schema.processlist "
+                                          "WHERE info LIKE 'INSERT INTO ml_slow%'")[0][0] > 0,
+                 10, "the INSERT to run on the master")
+        box.master.kill()
+        out = cli.communicate(timeout=30)[0].decode()
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+        if not box.master.alive():
+            box.master.start(read_only=False)
+    assert "ERROR 1105" in out and "may or may not have been executed" in out, out
+    wait_for(lambda: answered_by(pymysql_connect(px.port)) in ("db2", "db3"), 30, "reads again")
+
+
 def test_read_retried_when_its_replica_dies(box, px):
     box.wait_replicas_caught_up(timeout=30)
     app = pymysql_connect(px.port)

@@ -265,7 +265,8 @@ static void test_key_table(void **state)
             assert_true(k->min <= k->max && k->max <= INT_MAX && k->min >= INT_MIN);
         int restart = (!strcmp(k->section, "proxy") && !strcmp(k->key, "listen")) ||
                       (!strcmp(k->section, "proxy") && !strcmp(k->key, "threads")) ||
-                      (!strcmp(k->section, "admin") && !strcmp(k->key, "listen"));
+                      (!strcmp(k->section, "admin") && !strcmp(k->key, "listen")) ||
+                      (!strcmp(k->section, "admin") && !strcmp(k->key, "metrics_listen"));
         assert_int_equal(k->reloadable, !restart);
         for (size_t j = 0; j < i; j++)
             if (!strcmp(keys[j].section, k->section) && !strcmp(keys[j].key, k->key))

@@ -1,0 +1,119 @@
+/*
+ * proxy/reload.c — configuration reload (see reload.h). The new configuration is parsed and
+ * validated whole by rwp_config_load; keys marked "restart" and the server list must not
+ * change (live server changes come later); then every worker adopts it on its own thread
+ * (rwp_worker_call): new rule matcher, rule counters restarted, users, routing and limit
+ * keys in force for the next statement. The replaced configuration is kept until exit: the
+ * monitor thread keeps the one it started with, and nothing that still points into it may
+ * see it freed.
+ */
+#include "proxy/reload.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy/log.h"
+#include "proxy/worker.h"
+#include "router/rules.h"
+
+#define ADOPT_TIMEOUT_MS 5000 /* how long one worker may take to adopt the new configuration */
+
+/* Do both configurations list the same servers (name, host, port, in order)? */
+static int same_servers(const rwp_config *a, const rwp_config *b, char *why, size_t cap)
+{
+    if (a->nservers != b->nservers) {
+        snprintf(why, cap, "the number of servers changed (%d -> %d)", a->nservers, b->nservers);
+        return 0;
+    }
+    for (int i = 0; i < a->nservers; i++) {
+        const rwp_server_cfg *x = &a->servers[i], *y = &b->servers[i];
+        if (strcmp(x->name, y->name) != 0 || strcmp(x->host, y->host) != 0 || x->port != y->port) {
+            snprintf(why, cap, "[server.%s] changed its name, host or port", x->name);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* On the worker's own thread: route with cfg from the next statement on. */
+static void adopt_config(rwp_worker *w, void *arg)
+{
+    const rwp_config *cfg = arg;
+    rwr_rule_matcher *m = cfg->ruleset ? rwr_rule_matcher_new(cfg->ruleset) : NULL;
+    uint64_t *hits = calloc((size_t)cfg->nrules + 1, sizeof *hits);
+    if ((cfg->ruleset && !m) || !hits) {
+        rwr_rule_matcher_free(m);
+        free(hits);
+        log_error("worker %d: out of memory adopting the reloaded configuration", w->index);
+        return;
+    }
+    rwr_rule_matcher_free(w->matcher);
+    free(w->rule_hits);
+    w->matcher = m;
+    w->rule_hits = hits;
+    w->cfg = cfg;
+}
+
+/* Keep old until exit. */
+static int retire(rwp_proxy *p, const rwp_config *old)
+{
+    const rwp_config **r = realloc(p->retired, (size_t)(p->nretired + 1) * sizeof *r);
+    if (!r)
+        return -1;
+    r[p->nretired++] = old;
+    p->retired = r;
+    return 0;
+}
+
+static int reload_locked(rwp_proxy *p, char *msg, size_t cap)
+{
+    char err[1024] = "", why[256] = "";
+    const rwp_config *old = p->cfg;
+    rwp_config *neu = rwp_config_load(old->path, err, sizeof err);
+    if (!neu) {
+        snprintf(msg, cap, "configuration not reloaded: %s", err);
+        return -1;
+    }
+    if (rwp_config_restart_needed(old, neu, why, sizeof why) || !same_servers(old, neu, why, sizeof why)) {
+        snprintf(msg, cap, "configuration not reloaded: %s needs a restart", why);
+        rwp_config_free(neu);
+        return -1;
+    }
+    if (retire(p, old) != 0) {
+        snprintf(msg, cap, "configuration not reloaded: out of memory");
+        rwp_config_free(neu);
+        return -1;
+    }
+    int late = 0;
+    for (int i = 0; i < p->nworkers; i++)
+        if (rwp_worker_call(&p->workers[i], adopt_config, neu, ADOPT_TIMEOUT_MS) != 0)
+            late++;
+    p->cfg = neu;
+    rwp_log_set_level(neu->log_level);
+    snprintf(msg, cap, "configuration reloaded from %s (%d servers, %d users, %d rules)%s", neu->path,
+             neu->nservers, neu->nusers, neu->nrules,
+             late ? "; some workers did not answer (shutting down?) and keep the previous one" : "");
+    return 0;
+}
+
+int rwp_proxy_reload(rwp_proxy *p, char *msg, size_t cap)
+{
+    pthread_mutex_lock(&p->reload_mu);
+    int rc = reload_locked(p, msg, cap);
+    pthread_mutex_unlock(&p->reload_mu);
+    if (rc == 0)
+        log_info("%s", msg);
+    else
+        log_warn("%s", msg);
+    return rc;
+}
+
+void rwp_proxy_free_retired(rwp_proxy *p)
+{
+    for (int i = 0; i < p->nretired; i++)
+        rwp_config_free((rwp_config *)p->retired[i]);
+    free(p->retired);
+    p->retired = NULL;
+    p->nretired = 0;
+}
