@@ -65,6 +65,7 @@ void proto_walker_start(proto_walker *w, proto_resp_kind kind, uint32_t caps, in
     w->got_err = 0;
     w->packets = 0;
     w->bytes = 0;
+    w->rows = 0;
     w->kind = kind;
     w->caps = caps;
     w->cursor = cursor;
@@ -222,6 +223,8 @@ static void end_row(proto_walker *w, size_t end_off)
     } else if (packet_is_terminator(w)) {
         uint16_t st = packet_status(w);
         finish_with(w, after_result(w, st), WALK_EV_EOF, end_off, st);
+    } else {
+        w->rows++;
     }
 }
 

@@ -102,6 +102,7 @@ typedef struct {
     int got_err;            /* the response ended with ERR */
     uint64_t packets;       /* packets walked (logical) */
     uint64_t bytes;         /* bytes walked */
+    uint64_t rows;          /* result-set rows walked (all results of the answer) */
     proto_walk_cb cb;       /* optional event callback */
     void *cb_ctx;           /* its context */
 } proto_walker;

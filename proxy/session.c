@@ -1322,6 +1322,8 @@ static void record_answer(rwp_client *c)
     uint64_t us = (uv_hrtime() - c->cur.sent_ns) / 1000;
     c->cur.sent_ns = 0;
     rwp_server_stats *st = &w->server_stats[c->cur.target];
+    const rwp_backend *be = c->bes[c->cur.target];
+    uint64_t rows = be ? be->walker.rows : 0;
     st->latency_us_total += us;
     st->latency_count++;
     st->latency_buckets[rwp_stats_lat_bucket(us)]++;
@@ -1342,11 +1344,11 @@ static void record_answer(rwp_client *c)
             }
         }
         if (s->digest)
-            rwp_digests_add(&w->digests, s->digest_hash, s->digest, s->digest_len, us, 0,
+            rwp_digests_add(&w->digests, s->digest_hash, s->digest, s->digest_len, us, rows,
                             c->cur.target == c->master);
     }
-    if (sql) /* rows: the walker does not count rows yet */
-        rwp_digests_record(&w->digests, w->digest_buf, sizeof w->digest_buf, sql, len, us, 0,
+    if (sql)
+        rwp_digests_record(&w->digests, w->digest_buf, sizeof w->digest_buf, sql, len, us, rows,
                            c->cur.target == c->master);
 }
 

@@ -73,6 +73,8 @@ rwproxy listens on 127.0.0.1:$PORT (admin port $ADMIN_PORT).
         (or jdbc:mariadb://127.0.0.1:$PORT/test?user=app&password=app_pw)
   The master directly:  mysql -h127.0.0.1 -P23306 -uapp -papp_pw test
   Replicas directly:    ports 23307, 23308
+  Health and switchover: bin/rwproxyctl -c configs/sandbox.ini status   (also: switchover, drill switchover)
+  Admin port:           mysql -h127.0.0.1 -P$ADMIN_PORT -uadmin -padmin_pw -e 'SHOW SERVERS'
   Sandbox status:       $PY tests/sandbox/sandbox.py status --dir $SANDBOX
   rwproxy log:          $LOG
   Stop everything:      make stop

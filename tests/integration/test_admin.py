@@ -295,10 +295,13 @@ def test_show_pools_rows(shared_admin, sandbox):
 def test_show_digests_records_a_statement(shared_admin, proxy_conn):
     with proxy_conn().cursor() as cur:
         cur.execute("SELECT 4242 AS adm_digest_probe")
+        cur.execute("SELECT 1 AS adm_digest_rows UNION ALL SELECT 2 UNION ALL SELECT 3")
     cols, rows = query(shared_admin, "SHOW DIGESTS")
     hits = [r for r in rows_as_dicts(cols, rows) if "adm_digest_probe" in r["digest"]]
     assert hits and "4242" not in hits[0]["digest"], rows
     assert int(hits[0]["count"]) >= 1
+    three = [r for r in rows_as_dicts(cols, rows) if "adm_digest_rows" in r["digest"]]
+    assert three and int(three[0]["rows"]) == 3 * int(three[0]["count"]), three
 
 
 def test_show_events_rows_are_well_formed(shared_admin):
@@ -607,3 +610,36 @@ def test_reload_valid_and_invalid(own):
         with open(path, "w") as f:
             f.write(original)
         execute(port, "RELOAD")
+
+
+# ================================================================= Connector/J
+
+JDBC_JAR = "/usr/share/java/mariadb-java-client.jar"
+
+
+def test_connector_j_reads_every_show_command(shared_admin, sandbox, tmp_path):
+    """MariaDB Connector/J 2.7 logs into the admin port and reads each SHOW command with the
+    documented columns; SHOW SERVERS names every sandbox server."""
+    import shutil
+    if not shutil.which("javac") or not shutil.which("java"):
+        pytest.skip("javac/java not installed")
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "java", "AdminJdbc.java")
+    p = subprocess.run(["javac", "-encoding", "UTF-8", "-cp", JDBC_JAR, "-d", str(tmp_path), src],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    url = "jdbc:mariadb://%s:%d/" % (HOST, shared_admin)
+    p = subprocess.run(["java", "-Xmx128m", "-cp", str(tmp_path) + os.pathsep + JDBC_JAR,
+                        "AdminJdbc", url, ADMIN_USER, ADMIN_PW] + list(COLUMNS),
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    seen = {}
+    servers = []
+    for line in p.stdout.splitlines():
+        parts = line.split("\t")
+        if parts[0] == "SERVER":
+            servers.append(parts[1])
+        elif len(parts) == 3:
+            seen[parts[0]] = parts[1].split(",")
+    for cmd, cols in COLUMNS.items():
+        assert seen.get(cmd) == cols, (cmd, seen.get(cmd), p.stdout)
+    assert servers == [s.name for s in sandbox.servers], p.stdout

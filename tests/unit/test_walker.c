@@ -789,6 +789,26 @@ static void test_text_resultset(void **state)
     }
 }
 
+/* The walker counts the rows of every result of an answer (SHOW DIGESTS reports them). */
+static void test_counts_rows(void **state)
+{
+    (void)state;
+    for (int c = 0; c < 2; c++) {
+        scenario sc;
+        sc_init(&sc, "rows_count", RESP_QUERY, BOTH_CAPS[c], 0);
+        add_resultset(&sc, 3, 5, ST_AC | SERVER_MORE_RESULTS_EXISTS);
+        add_resultset(&sc, 1, 2, ST_AC);
+        proto_walker w;
+        proto_walker_start(&w, RESP_QUERY, BOTH_CAPS[c], 0, NULL, NULL);
+        assert_int_equal(proto_walker_feed(&w, sc.s.d, sc.s.len), sc.s.len);
+        assert_true(proto_walker_done(&w));
+        assert_int_equal(w.rows, 7);
+        proto_walker_start(&w, RESP_QUERY, BOTH_CAPS[c], 0, NULL, NULL);
+        assert_int_equal(w.rows, 0);
+        sc_free(&sc);
+    }
+}
+
 /* A statement killed while sending rows ends with ERR. */
 static void test_rows_then_err(void **state)
 {
@@ -1480,6 +1500,7 @@ int main(void)
         cmocka_unit_test(test_ok),
         cmocka_unit_test(test_err_every_kind),
         cmocka_unit_test(test_text_resultset),
+        cmocka_unit_test(test_counts_rows),
         cmocka_unit_test(test_rows_then_err),
         cmocka_unit_test(test_multi_call),
         cmocka_unit_test(test_multi_statements),
