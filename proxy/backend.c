@@ -368,7 +368,7 @@ rwp_backend *rwp_backend_open(rwp_worker *w, int server, const char *name, const
     be->owner = owner;
     be->port = port;
     be->log_id = log_id;
-    be->log_user = log_user;
+    snprintf(be->log_user, sizeof be->log_user, "%s", log_user ? log_user : "");
     snprintf(be->name, sizeof be->name, "%s", name);
     snprintf(be->host, sizeof be->host, "%s", host);
     be->login = *login;

@@ -99,7 +99,7 @@ struct rwp_backend {
     int track_ready;           /* last_gtid session tracking is set up on this connection */
     uint64_t opened_ms;        /* loop time the connection was opened (connect timeout) */
     uint64_t log_id;           /* owner's connection id for log lines */
-    const char *log_user;      /* owner's user for log lines (owned by the owner) */
+    char log_user[64];         /* owner's user for log lines (a copy: the owner may go first) */
 };
 
 /* Open a connection; the owner's callbacks report the outcome. login->attrs is copied. */

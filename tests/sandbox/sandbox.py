@@ -44,11 +44,21 @@ INNODB_OPTS = ["--innodb-log-file-size=16M"]
 _template_cache = None  # path of a finished template made earlier in this process
 
 
+_HANDED_OUT = set()  # ports free_port() returned in this process (never returned twice)
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on right now and that this process has
+    not been given before (two calls in a row could otherwise get the same port back, e.g.
+    for [proxy] listen and [admin] listen before either is bound)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError("no fresh free port after 100 tries")
 
 
 def _free_ports(n):
