@@ -138,6 +138,8 @@
 #define ER_LOCK_DEADLOCK            1213 /* 40001 */
 #define ER_BLOCKED_BY_RULE          1148 /* 42000 ER_NOT_ALLOWED_COMMAND */
 #define ER_CONNECTION_KILLED        1927 /* 70100 */
+#define ER_TOO_MANY_USER_CONNECTIONS 1203 /* 42000 */
+#define ER_CLIENT_INTERACTION_TIMEOUT 4031 /* HY000 (MySQL 8: disconnected for inactivity) */
 /* Never send client-side codes (2000..2999, e.g. 2013) from the server side: libmariadb
  * turns such an ERR packet into 2027 "Received malformed packet". */
 

@@ -49,6 +49,8 @@ static const char *const client_state_names[] = {"handshake", "auth_switch", "co
     } while (0)
 
 static void start_backend_login(rwp_client *c);
+static void uncount_user(rwp_client *c);
+static void packet_too_large(rwp_client *c);
 
 /* The backend serving the command in flight, or NULL. */
 static rwp_backend *current_backend(const rwp_client *c)
@@ -64,6 +66,8 @@ void rwp_client_set_state(rwp_client *c, rwp_client_state st)
         return;
     CLOG(RWP_LOGL_DEBUG, c, "client %s -> %s", client_state_names[c->state], client_state_names[st]);
     c->state = st;
+    if (st == CL_IDLE)
+        c->last_active_ms = uv_now(&c->worker->loop);
 }
 
 /* ---- writing to the client ---- */
@@ -134,6 +138,7 @@ static void on_handle_closed(uv_handle_t *h)
     w->nclients--;
     if (c->counted)
         atomic_fetch_sub(&w->proxy->nclients, 1);
+    uncount_user(c);
     rwp_kill_unregister(c);
     rwp_inbuf_free(&c->in);
     rwp_session_free(c);
@@ -261,6 +266,29 @@ static void deny_access(rwp_client *c, int used_password)
 }
 
 /* Check a mysql_native_password reply; on success the backend login starts. */
+/* Stop counting the client against its user's limit (close, COM_CHANGE_USER). */
+static void uncount_user(rwp_client *c)
+{
+    if (c->counted_user[0])
+        rwp_user_conn_release(c->worker->proxy, c->counted_user);
+    c->counted_user[0] = '\0';
+}
+
+/* Count the authenticated client against u's max_connections; 0 (and ERR 1203) if over. */
+static int count_user(rwp_client *c, const rwp_user_cfg *u)
+{
+    uncount_user(c);
+    if (rwp_user_conn_take(c->worker->proxy, c->user, u->max_connections) != 0) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "User %.64s already has more than 'max_user_connections' active connections",
+                 c->user);
+        rwp_client_fail(c, c->auth_seq, ER_TOO_MANY_USER_CONNECTIONS, "42000", "%s", msg);
+        return 0;
+    }
+    snprintf(c->counted_user, sizeof c->counted_user, "%s", c->user);
+    return 1;
+}
+
 static void verify_native(rwp_client *c, const uint8_t *reply, size_t len)
 {
     const rwp_user_cfg *u = rwp_config_find_user(c->worker->cfg, c->user, strlen(c->user));
@@ -269,6 +297,8 @@ static void verify_native(rwp_client *c, const uint8_t *reply, size_t len)
         return;
     }
     c->has_password = u->has_password;
+    if (!count_user(c, u))
+        return;
     start_backend_login(c);
 }
 
@@ -560,6 +590,13 @@ static void check_backend_timeouts(rwp_client *c, uint64_t now)
     }
 }
 
+/* Idle (between commands) for longer than [limits] client_idle_timeout_s? */
+static int idle_too_long(const rwp_client *c, uint64_t now)
+{
+    int limit_s = c->worker->cfg->client_idle_timeout_s;
+    return limit_s > 0 && now - c->last_active_ms >= (uint64_t)limit_s * 1000;
+}
+
 void rwp_client_tick(rwp_client *c, uint64_t now)
 {
     if (c->state == CL_CLOSING)
@@ -567,6 +604,12 @@ void rwp_client_tick(rwp_client *c, uint64_t now)
     check_backend_timeouts(c, now);
     if (c->state == CL_CONNECTING && c->login_held_ms) {
         retry_login(c, now);
+        return;
+    }
+    if (c->state == CL_IDLE && idle_too_long(c, now)) {
+        rwp_client_fail(c, 1, ER_CLIENT_INTERACTION_TIMEOUT, "HY000",
+                        "The client was disconnected by rwproxy because of inactivity "
+                        "([limits] client_idle_timeout_s = %d)", c->worker->cfg->client_idle_timeout_s);
         return;
     }
     if (c->state == CL_IDLE || c->state == CL_COMMAND)
@@ -686,6 +729,12 @@ static void stream_to_backend(rwp_client *c)
                 return;
             c->stream_left = PROTO_HDR_LEN + h.len;
             c->stream_last = c->stream == STREAM_CONT ? h.len < PROTO_MAX_PAYLOAD : h.len == 0;
+            c->stream_total += h.len;
+            if (c->stream == STREAM_CONT &&
+                (int64_t)(PROTO_MAX_PAYLOAD + c->stream_total) > c->worker->cfg->max_packet_size) {
+                packet_too_large(c);
+                return;
+            }
         }
         if (avail == 0)
             return;
@@ -761,6 +810,15 @@ static int process_auth_packet(rwp_client *c)
     return 0;
 }
 
+/* A client packet over [limits] max_packet_size: ERR 1153, and the connection closes (its
+ * stream cannot be resynchronised). */
+static void packet_too_large(rwp_client *c)
+{
+    rwp_client_fail(c, 1, ER_NET_PACKET_TOO_LARGE, "08S01",
+                    "Got a packet bigger than 'max_allowed_packet' bytes ([limits] max_packet_size = %lld)",
+                    (long long)c->worker->cfg->max_packet_size);
+}
+
 /* Handle the next command at the head of the input buffer; returns 0 if one was started. */
 static int process_next_command(rwp_client *c)
 {
@@ -768,8 +826,13 @@ static int process_next_command(rwp_client *c)
     size_t avail = rwp_inbuf_len(&c->in);
     if (proto_hdr_peek(rwp_inbuf_head(&c->in), avail, &h) != PROTO_OK)
         return -1;
+    if ((int64_t)h.len > c->worker->cfg->max_packet_size) {
+        packet_too_large(c);
+        return -1;
+    }
     if (avail < PROTO_HDR_LEN + h.len)
         return -1;
+    c->stream_total = 0;
     start_command(c, rwp_inbuf_head(&c->in), h.len);
     return 0;
 }

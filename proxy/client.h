@@ -146,6 +146,9 @@ struct rwp_client {
     int stream_last;           /* the current streamed packet is the last one */
     int draining;              /* shutdown: close once idle */
     int counted;               /* counted in the process-wide client total */
+    char counted_user[128];    /* the user counted against its max_connections ("" = none) */
+    uint64_t last_active_ms;   /* loop time the last command finished (idle timeout) */
+    uint64_t stream_total;     /* bytes of continuation packets of the command streamed so far */
     uint64_t accepted_ms;      /* loop time of the accept (SHOW SESSIONS age) */
     /* the client id registry (proxy/kill.c): guarded by the worker's reg_mu */
     struct rwp_client *reg_next;/* next in the registry bucket */

@@ -159,6 +159,7 @@ int main(int argc, char **argv)
     rwp_topo_slot_init(&proxy.topo);
     pthread_mutex_init(&proxy.gtid_mu, NULL);
     pthread_mutex_init(&proxy.reload_mu, NULL);
+    pthread_mutex_init(&proxy.users_mu, NULL);
     proxy.server_conns = calloc((size_t)cfg->nservers, sizeof *proxy.server_conns);
     if (!proxy.server_conns) {
         log_error("out of memory");
@@ -214,6 +215,8 @@ int main(int argc, char **argv)
     free(proxy.server_conns);
     pthread_mutex_destroy(&proxy.gtid_mu);
     pthread_mutex_destroy(&proxy.reload_mu);
+    rwp_user_conns_free(&proxy);
+    pthread_mutex_destroy(&proxy.users_mu);
     rwp_proxy_free_retired(&proxy); /* the start-up configuration is among them after a reload */
     rwp_config_free((rwp_config *)proxy.cfg);
     mysql_library_end();

@@ -419,3 +419,59 @@ uint64_t rwp_worker_next_id(rwp_worker *w)
 }
 
 void rwp_worker_client_gone(rwp_worker *w) { finish_if_empty(w); }
+
+/* ---- client connections per user (the [user.NAME] max_connections limit) ---- */
+
+/* One user's count; a short list (one entry per user name seen), searched under users_mu. */
+struct rwp_user_conns {
+    char name[128];                /* user name */
+    int n;                         /* client connections counted for it */
+    struct rwp_user_conns *next;   /* next user */
+};
+
+static struct rwp_user_conns *user_entry(rwp_proxy *p, const char *user, int create)
+{
+    for (struct rwp_user_conns *u = p->user_conns; u; u = u->next)
+        if (strcmp(u->name, user) == 0)
+            return u;
+    if (!create)
+        return NULL;
+    struct rwp_user_conns *u = calloc(1, sizeof *u);
+    if (!u)
+        return NULL;
+    snprintf(u->name, sizeof u->name, "%s", user);
+    u->next = p->user_conns;
+    p->user_conns = u;
+    return u;
+}
+
+int rwp_user_conn_take(rwp_proxy *p, const char *user, int max)
+{
+    pthread_mutex_lock(&p->users_mu);
+    struct rwp_user_conns *u = user_entry(p, user, 1);
+    int rc = -1;
+    if (u && (max <= 0 || u->n < max)) {
+        u->n++;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&p->users_mu);
+    return rc;
+}
+
+void rwp_user_conn_release(rwp_proxy *p, const char *user)
+{
+    pthread_mutex_lock(&p->users_mu);
+    struct rwp_user_conns *u = user_entry(p, user, 0);
+    if (u && u->n > 0)
+        u->n--;
+    pthread_mutex_unlock(&p->users_mu);
+}
+
+void rwp_user_conns_free(rwp_proxy *p)
+{
+    while (p->user_conns) {
+        struct rwp_user_conns *u = p->user_conns;
+        p->user_conns = u->next;
+        free(u);
+    }
+}

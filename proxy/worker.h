@@ -111,12 +111,22 @@ struct rwp_proxy {
     atomic_int *server_conns;  /* per configured server: backend connections open to it */
     pthread_mutex_t gtid_mu;   /* guards gtid */
     rwr_gtid_pos gtid;         /* newest write committed through this rwproxy (consistency=global) */
+    pthread_mutex_t users_mu;  /* guards user_conns */
+    struct rwp_user_conns *user_conns; /* client connections per user name (per-user limit) */
     pthread_mutex_t reload_mu; /* one reload at a time (admin RELOAD, SIGHUP) */
     const rwp_config **retired;/* configurations replaced by reloads, freed at exit */
     int nretired;              /* entries in retired */
 };
 
 #define RWP_TICK_MS 50 /* period of the worker's housekeeping tick */
+
+/* Count a logged-in client of user against its max_connections (0 = unlimited). Returns 0,
+ * or -1 if the user already has max connections (nothing counted). Thread-safe. */
+int rwp_user_conn_take(rwp_proxy *p, const char *user, int max);
+/* Forget one connection of user (a client that rwp_user_conn_take counted went away). */
+void rwp_user_conn_release(rwp_proxy *p, const char *user);
+/* Free the per-user table (at exit). */
+void rwp_user_conns_free(rwp_proxy *p);
 
 /* Bind this worker's listener. Returns 0 or a negative libuv error. Called on the main thread
  * before the worker thread starts, so a bind failure stops start-up with a clear message. */

@@ -1,0 +1,151 @@
+"""
+tests/integration/test_limits.py — the [limits] section and [user.NAME] max_connections, each
+triggered on a private rwproxy and answered with its error while another client keeps
+working: max_client_connections (ERR 1040), a user's max_connections (ERR 1203),
+client_idle_timeout_s (ERR 4031, then the close), max_packet_size (ERR 1153, single packet and
+a multi-packet statement over 16 MiB), and handshake_timeout_ms against a client that sends its
+login one byte at a time.
+"""
+import socket
+import time
+
+import pymysql
+import pytest
+
+from conftest import pymysql_connect
+from test_routing import start_own_proxy, stop_own_proxy
+
+
+def own_proxy(sandbox, workdir, name, limits="", user_keys=""):
+    """A private proxy with extra [limits] keys and keys for [user.app]."""
+    px = start_own_proxy(sandbox, workdir, name, "[limits]\n" + limits if limits else "")
+    if user_keys:
+        path = px.proc.config_path
+        text = open(path).read().replace("[user.app]\n", "[user.app]\n" + user_keys + "\n", 1)
+        with open(path, "w") as f:
+            f.write(text)
+        px.proc.stop()
+        px.proc.start()
+    return px
+
+
+def still_serves(px):
+    c = pymysql_connect(px.port)
+    with c.cursor() as cur:
+        cur.execute("SELECT 1")
+        assert cur.fetchall() == ((1,),)
+    c.close()
+
+
+def error_code(fn):
+    with pytest.raises(pymysql.err.MySQLError) as ei:
+        fn()
+    return ei.value.args[0]
+
+
+def test_max_client_connections(sandbox, workdir):
+    px = own_proxy(sandbox, workdir, "limit-clients", "max_client_connections = 3\n")
+    try:
+        held = [pymysql_connect(px.port) for _ in range(3)]
+        assert error_code(lambda: pymysql_connect(px.port)) == 1040
+        with held[0].cursor() as cur:  # the others keep working
+            cur.execute("SELECT 1")
+        held.pop().close()
+        time.sleep(0.2)
+        still_serves(px)
+        for c in held:
+            c.close()
+    finally:
+        stop_own_proxy(px)
+
+
+def test_user_max_connections(sandbox, workdir):
+    px = own_proxy(sandbox, workdir, "limit-user", user_keys="max_connections = 2")
+    try:
+        a, b = pymysql_connect(px.port), pymysql_connect(px.port)
+        assert error_code(lambda: pymysql_connect(px.port)) == 1203
+        with a.cursor() as cur:
+            cur.execute("SELECT 1")
+        b.close()
+        time.sleep(0.2)
+        c = pymysql_connect(px.port)  # a slot is free again
+        c.close()
+        a.close()
+    finally:
+        stop_own_proxy(px)
+
+
+def test_client_idle_timeout(sandbox, workdir):
+    px = own_proxy(sandbox, workdir, "limit-idle", "client_idle_timeout_s = 1\n")
+    try:
+        idle, busy = pymysql_connect(px.port), pymysql_connect(px.port)
+        end = time.time() + 2.5
+        while time.time() < end:  # busy stays active; idle says nothing
+            with busy.cursor() as cur:
+                cur.execute("SELECT 1")
+            time.sleep(0.3)
+        code = error_code(lambda: idle.cursor().execute("SELECT 1"))
+        assert code in (4031, 2013, 2006), code
+        with busy.cursor() as cur:
+            cur.execute("SELECT 1")
+        busy.close()
+        assert "inactivity" in px.proc.log_text()
+    finally:
+        stop_own_proxy(px)
+
+
+def test_max_packet_size(sandbox, workdir):
+    px = own_proxy(sandbox, workdir, "limit-packet", "max_packet_size = 20M\n")
+    try:
+        other = pymysql_connect(px.port)
+        small = pymysql_connect(px.port)
+        with small.cursor() as cur:  # 1 MiB: fine
+            cur.execute("SELECT LENGTH(%s)", ("x" * (1 << 20),))
+            assert cur.fetchone()[0] == 1 << 20
+        big = pymysql_connect(px.port)  # 24 MiB: continuation packets over the limit
+        assert error_code(lambda: big.cursor().execute("SELECT LENGTH(%s)", ("y" * (24 << 20),))) \
+            in (1153, 2013, 2006)
+        with other.cursor() as cur:
+            cur.execute("SELECT 1")
+        other.close()
+        small.close()
+        still_serves(px)
+    finally:
+        stop_own_proxy(px)
+    px = own_proxy(sandbox, workdir, "limit-packet-small", "max_packet_size = 64K\n")
+    try:
+        c = pymysql_connect(px.port)
+        assert error_code(lambda: c.cursor().execute("SELECT %s", ("z" * 100000,))) == 1153
+        still_serves(px)
+    finally:
+        stop_own_proxy(px)
+
+
+def test_handshake_timeout_cuts_a_slow_login(sandbox, workdir):
+    px = own_proxy(sandbox, workdir, "limit-slowloris", "handshake_timeout_ms = 500\n")
+    try:
+        s = socket.create_connection(("127.0.0.1", px.port), timeout=10)
+        s.recv(4096)  # greeting
+        # a plausible HandshakeResponse41, one byte every 100 ms: it would take ~6 s
+        payload = bytes(32) + b"app\x00" + bytes(21)
+        packet = len(payload).to_bytes(3, "little") + b"\x01" + payload
+        closed = False
+        for i in range(len(packet)):
+            try:
+                s.sendall(packet[i:i + 1])
+            except OSError:
+                closed = True
+                break
+            s.settimeout(0.1)
+            try:
+                data = s.recv(4096)
+                if data == b"" or data[4:5] == b"\xff":
+                    closed = True
+                    break
+            except socket.timeout:
+                pass
+        s.close()
+        assert closed, "the slow login was never cut off"
+        still_serves(px)
+    finally:
+        stop_own_proxy(px)
