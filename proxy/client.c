@@ -430,6 +430,7 @@ static int login_server(const rwp_client *c)
 /* No server for the login yet: wait (the tick retries) up to the hold time. */
 static void hold_login(rwp_client *c, const char *why)
 {
+    snprintf(c->login_why, sizeof c->login_why, "%s", why);
     if (!c->login_held_ms) {
         c->login_held_ms = uv_now(&c->worker->loop);
         rwp_client_may_retry(c, c->login_held_ms);
@@ -450,7 +451,7 @@ static void start_backend_login(rwp_client *c)
     const rwp_topology *t = c->worker->topo;
     c->master = t->writer == idx ? idx : -1;
     if (rwp_client_open_backend(c, idx) != 0)
-        hold_login(c, "cannot connect");
+        hold_login(c, "cannot open a connection (out of file descriptors or memory?)");
 }
 
 int rwp_client_may_retry(rwp_client *c, uint64_t now)
@@ -474,8 +475,8 @@ static void retry_login(rwp_client *c, uint64_t now)
             return; /* a login is on its way */
     if (now - c->login_held_ms >= hold) {
         rwp_client_fail(c, c->auth_seq, ER_OPTION_PREVENTS_STATEMENT, "HY000",
-                        "rwproxy: no server is available (failover in progress?); login waited %llu ms",
-                        (unsigned long long)(now - c->login_held_ms));
+                        "rwproxy: no server took the login within %llu ms (last: %s)",
+                        (unsigned long long)(now - c->login_held_ms), c->login_why);
         return;
     }
     if (rwp_client_may_retry(c, now))

@@ -127,6 +127,7 @@ struct rwp_client {
     int nservers;              /* slots in bes / srv_failed */
     int master;                /* server index of the session's master (-1: none now; commands for it wait) */
     uint64_t login_held_ms;    /* CL_CONNECTING: loop time the login started waiting for a server (0 = not) */
+    char login_why[160];       /* why the held login could not go through yet (for its final ERR) */
     uint64_t retry_ms;         /* loop time of the last attempt to reach a server for a held login/command */
     uint64_t retry_gen;        /* topology generation at that attempt */
     int prev_server;           /* server that ran the previous statement (-1) */
