@@ -113,12 +113,11 @@ stop:
 	@bash scripts/stop.sh
 
 fuzz:
-	@if [ -f scripts/fuzz.sh ]; then bash scripts/fuzz.sh $(FUZZ_SECONDS); \
-	 else echo "make fuzz: the fuzz targets are not written yet (issue 7)"; exit 1; fi
+	@CSTD="$(CSTD)" WARN="$(WARN)" INC="$(INC)" FUZZ_TARGETS="$(FUZZ_TARGETS)" \
+	  bash tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 bench: all
-	@if [ -f bench/run.sh ]; then bash bench/run.sh; \
-	 else echo "make bench: the benchmark is not written yet (issue 6)"; exit 1; fi
+	$(PYTHON) bench/bench.py --rwproxy $(abspath $(RWPROXY)) $(BENCH_ARGS)
 
 check-config: all
 	@for f in configs/*.ini; do $(RWPROXY) --check --config $$f || exit 1; done

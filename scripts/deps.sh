@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # scripts/deps.sh MODE — makes sure the Debian 12 packages rwproxy needs are installed.
 #   MODE=build: compiler and libraries to build bin/rwproxy and the unit tests.
-#   MODE=all:   also what `make test`, `make run` and `make bench` use (MariaDB server and
-#               client, pytest, PyMySQL, Connector/J + a JDK, sysbench, HAProxy).
+#   MODE=all:   also what `make test`, `make run`, `make bench` and `make fuzz` use (MariaDB
+#               server and client, pytest, PyMySQL, Connector/J + a JDK, sysbench, HAProxy,
+#               clang and its libFuzzer/sanitizer runtime).
 # Silent and exit 0 when everything is there. As root it installs what is missing
 # (apt-get install, and apt-get update only if that fails); otherwise it prints the
 # apt-get line and exits 1. Services the packages ship (mariadb, haproxy) are not started
@@ -14,11 +15,12 @@ BUILD_PKGS=(gcc make libc6-dev libuv1-dev libmariadb-dev libmariadb-dev-compat l
             libinih-dev libcmocka-dev libssl-dev)
 TEST_PKGS=(mariadb-server mariadb-client python3-pytest python3-pymysql libmariadb-java
            sysbench haproxy mariadb-test)
+FUZZ_PKGS=(clang libclang-rt-dev) # the runtime (libFuzzer, ASan) is only a Recommends of clang
 
 case "$MODE" in
   build) WANT=("${BUILD_PKGS[@]}") ;;
   all)
-    WANT=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
+    WANT=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${FUZZ_PKGS[@]}")
     command -v javac >/dev/null 2>&1 || WANT+=(default-jdk-headless)
     ;;
   *) echo "usage: $0 build|all" >&2; exit 2 ;;
