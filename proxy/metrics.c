@@ -4,7 +4,6 @@
  */
 #include "proxy/metrics.h"
 
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include <uv.h>
 
 #include "proxy/log.h"
+#include "proxy/netio.h"
 #include "proxy/stats.h"
 #include "proxy/table.h"
 #include "proxy/topology.h"
@@ -424,19 +424,14 @@ static void metrics_main(void *arg)
 
 rwp_metrics *rwp_metrics_start(rwp_proxy *p, const char *host, int port, char *err, size_t cap)
 {
-    struct addrinfo hints = {0}, *res = NULL;
-    char portstr[16];
-    snprintf(portstr, sizeof portstr, "%d", port);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    if (getaddrinfo(host, portstr, &hints, &res) != 0 || !res) {
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    if (rwp_resolve_listen(host, port, &addr, &addrlen) != 0) {
         snprintf(err, cap, "metrics_listen %s:%d: cannot resolve the host", host, port);
         return NULL;
     }
     rwp_metrics *m = calloc(1, sizeof *m);
     if (!m) {
-        freeaddrinfo(res);
         snprintf(err, cap, "out of memory");
         return NULL;
     }
@@ -445,11 +440,10 @@ rwp_metrics *rwp_metrics_start(rwp_proxy *p, const char *host, int port, char *e
     if (rc == 0) {
         uv_tcp_init(&m->loop, &m->server);
         m->server.data = m;
-        rc = uv_tcp_bind(&m->server, res->ai_addr, 0);
+        rc = uv_tcp_bind(&m->server, (const struct sockaddr *)&addr, 0);
         if (rc == 0)
             rc = uv_listen((uv_stream_t *)&m->server, 128, on_connection);
     }
-    freeaddrinfo(res);
     if (rc == 0) {
         uv_async_init(&m->loop, &m->stop_async, on_stop);
         m->stop_async.data = m;

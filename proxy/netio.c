@@ -4,6 +4,7 @@
 #include "proxy/netio.h"
 
 #include <stdlib.h>
+#include <netdb.h>
 #include <string.h>
 
 #define INBUF_MIN 4096u
@@ -176,4 +177,23 @@ void rwp_peer_name(uv_tcp_t *tcp, char *out, size_t cap)
         uv_ip4_name((struct sockaddr_in *)&ss, out, cap);
     else if (ss.ss_family == AF_INET6)
         uv_ip6_name((struct sockaddr_in6 *)&ss, out, cap);
+}
+
+int rwp_resolve_listen(const char *host, int port, struct sockaddr_storage *out, socklen_t *outlen)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    if (getaddrinfo(host, portstr, &hints, &res) != 0 || !res || res->ai_addrlen > sizeof *out) {
+        if (res)
+            freeaddrinfo(res);
+        return UV_EINVAL;
+    }
+    memcpy(out, res->ai_addr, res->ai_addrlen);
+    *outlen = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
 }

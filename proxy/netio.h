@@ -34,6 +34,10 @@ void rwp_inbuf_release_if_empty(rwp_inbuf *b);
 void rwp_inbuf_free(rwp_inbuf *b);
 
 /* Called when a queued write finishes (status < 0 on error), with the stream's owner. */
+/* Resolve host:port for a listening socket (numeric port, passive). Returns 0 with the first
+ * address in *out / *outlen, or UV_EINVAL. */
+int rwp_resolve_listen(const char *host, int port, struct sockaddr_storage *out, socklen_t *outlen);
+
 /* The peer address of a connected socket as text ("unknown" if it cannot be had). */
 void rwp_peer_name(uv_tcp_t *tcp, char *out, size_t cap);
 

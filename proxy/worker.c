@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <stdlib.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -40,30 +39,22 @@ typedef struct rwp_worker_job {
 /* A listening socket with SO_REUSEPORT, so every worker can bind the same address. */
 static int open_listen_socket(const char *host, int port, int *fd_out)
 {
-    struct addrinfo hints = {0}, *res = NULL;
-    char portstr[16];
-    snprintf(portstr, sizeof portstr, "%d", port);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int rc = getaddrinfo(host, portstr, &hints, &res);
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    int rc = rwp_resolve_listen(host, port, &addr, &addrlen);
     if (rc != 0)
-        return UV_EINVAL;
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        freeaddrinfo(res);
+        return rc;
+    int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
         return -errno;
-    }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    if (bind(fd, res->ai_addr, res->ai_addrlen) != 0) {
+    if (bind(fd, (struct sockaddr *)&addr, addrlen) != 0) {
         int err = -errno;
         close(fd);
-        freeaddrinfo(res);
         return err;
     }
-    freeaddrinfo(res);
     *fd_out = fd;
     return 0;
 }
