@@ -415,3 +415,19 @@ int rwp_ml_split_sql(const char *text, int (*fn)(void *arg, const char *stmt, si
     }
     return st.has_code ? emit_statement(start, st.p, fn, arg) : 0;
 }
+
+int rwp_ml_lagging(const rwp_slave_status *st, int master_answers, int max_lag_s)
+{
+    if (!st->sql_running || st->lag_s > max_lag_s)
+        return 1;
+    return !st->io_running && master_answers;
+}
+
+int rwp_ml_readable(const rwp_slave_status *st, int master_answers, int max_lag_s)
+{
+    if (!st->sql_running)
+        return 0;
+    if (st->lag_s < 0)
+        return !st->io_running && !master_answers;
+    return st->lag_s <= max_lag_s;
+}

@@ -118,6 +118,15 @@ int rwp_ml_gtid_from_1236(const char *error, char *out, size_t cap);
 int rwp_ml_choose_writer(const rwp_ml_server *s, int n, int current,
                          const int *was_replica_of_current);
 
+/* Is a replica with slave connection st lagging (no reads until healthy)? Its SQL thread
+ * stopped, lag over max_lag_s, or its IO thread stopped while its master answers. */
+int rwp_ml_lagging(const rwp_slave_status *st, int master_answers, int max_lag_s);
+
+/* May an up, answering replica of the current master with slave connection st serve reads?
+ * SQL thread running and lag known and <= max_lag_s; while the master does not answer (its
+ * replicas' lag is NULL then) a replica whose IO thread stopped keeps serving what it has. */
+int rwp_ml_readable(const rwp_slave_status *st, int master_answers, int max_lag_s);
+
 /* Split SQL text into statements at ';' outside quotes, backticks and comments; calls fn for
  * each non-blank statement (without the ';', trimmed). Stops and returns fn's value when it
  * is not 0; returns 0 after the last one. */

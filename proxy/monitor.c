@@ -155,13 +155,8 @@ static int replica_lagging(const rwp_monitor *m, const mon_server *s)
     const rwp_slave_status *st = &s->good.slave;
     if (!s->good.nslaves)
         return 0;
-    if (!st->sql_running || st->lag_s > m->cfg->max_lag_s)
-        return 1;
-    if (!st->io_running) {
-        int src = source_index(m, st);
-        return src < 0 || m->srv[src].answering; /* its master is up: it should receive */
-    }
-    return 0;
+    int src = source_index(m, st);
+    return rwp_ml_lagging(st, src < 0 || m->srv[src].answering, m->cfg->max_lag_s);
 }
 
 static rwp_srv_health health_of(const rwp_monitor *m, const mon_server *s)
@@ -193,11 +188,9 @@ static int readable_of(const rwp_monitor *m, const mon_server *s)
 {
     const rwp_slave_status *st = &s->good.slave;
     if (s->health != SRV_UP || !s->answering || m->master < 0 || s->index == m->master ||
-        !replicates_from(m, s->index, m->master) || !st->sql_running)
+        !replicates_from(m, s->index, m->master))
         return 0;
-    if (st->lag_s < 0)
-        return !st->io_running && !m->srv[m->master].answering;
-    return st->lag_s <= m->cfg->max_lag_s;
+    return rwp_ml_readable(st, m->srv[m->master].answering, m->cfg->max_lag_s);
 }
 
 static void update_states(rwp_monitor *m)

@@ -379,6 +379,38 @@ static void test_event_ring(void **state)
     assert_int_equal(e.steps_dropped, 4);
 }
 
+/* Lag and thread states decide "lagging" and "readable" (max_lag_s = 10). */
+static void test_lag_rules(void **state)
+{
+    (void)state;
+    rwp_slave_status st;
+    memset(&st, 0, sizeof st);
+    st.io_running = st.sql_running = 1;
+    st.lag_s = 0;
+    assert_false(rwp_ml_lagging(&st, 1, 10));
+    assert_true(rwp_ml_readable(&st, 1, 10));
+    st.lag_s = 10; /* at the limit: still fine */
+    assert_false(rwp_ml_lagging(&st, 1, 10));
+    assert_true(rwp_ml_readable(&st, 1, 10));
+    st.lag_s = 11; /* over max_lag_s */
+    assert_true(rwp_ml_lagging(&st, 1, 10));
+    assert_false(rwp_ml_readable(&st, 1, 10));
+    st.lag_s = 0;
+    st.sql_running = 0; /* SQL thread stopped */
+    assert_true(rwp_ml_lagging(&st, 1, 10));
+    assert_false(rwp_ml_readable(&st, 1, 10));
+    st.sql_running = 1;
+    st.io_running = 0;
+    st.lag_s = -1; /* IO thread stopped, lag NULL: lagging while its master answers */
+    assert_true(rwp_ml_lagging(&st, 1, 10));
+    assert_false(rwp_ml_readable(&st, 1, 10));
+    /* the master is gone: the replica keeps serving what it has */
+    assert_false(rwp_ml_lagging(&st, 0, 10));
+    assert_true(rwp_ml_readable(&st, 0, 10));
+    st.io_running = 1; /* IO running but lag unknown: not readable */
+    assert_false(rwp_ml_readable(&st, 1, 10));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +428,7 @@ int main(void)
         cmocka_unit_test(test_writer_adoption),
         cmocka_unit_test(test_split_sql),
         cmocka_unit_test(test_event_ring),
+        cmocka_unit_test(test_lag_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
