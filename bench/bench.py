@@ -130,28 +130,11 @@ def fd_count(pid):
 
 
 def established_to(pid, ports):
-    """{port: count} of pid's ESTABLISHED TCP sockets whose remote end is 127.0.0.1:port
-    (as backend_sockets() in tests/integration/test_routing.py, for several ports at once)."""
-    inodes = set()
-    fd_dir = "/proc/%d/fd" % pid
-    for fd in os.listdir(fd_dir):
-        try:
-            target = os.readlink(os.path.join(fd_dir, fd))
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
+    """{port: count} of pid's ESTABLISHED TCP sockets whose remote end is 127.0.0.1:port."""
     counts = {p: 0 for p in ports}
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            parts = line.split()
-            remote, state, inode = parts[2], parts[3], parts[9]
-            if state != "01" or inode not in inodes:
-                continue
-            rport = int(remote.split(":")[1], 16)
-            if rport in counts:
-                counts[rport] += 1
+    for _, rport in sb.established_sockets(pid):
+        if rport in counts:
+            counts[rport] += 1
     return counts
 
 

@@ -14,11 +14,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 4)
         return 0;
-    uint32_t caps = fuzz_u32(data, 4);
-    size_t len = size - 4;
-    /* an exact-size copy: reads past the payload hit the ASan redzone */
-    uint8_t *pl = malloc(len ? len : 1);
-    memcpy(pl, data + 4, len);
+    uint32_t caps;
+    size_t len;
+    uint8_t *pl = fuzz_caps_and_payload(data, size, &caps, &len);
+    if (!pl)
+        return 0;
     proto_change_user cu;
     proto_status st = proto_change_user_decode(pl, len, caps, &cu);
     FUZZ_CHECK(st == PROTO_OK || st == PROTO_ERROR);

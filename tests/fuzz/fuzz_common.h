@@ -40,6 +40,19 @@ static inline uint32_t fuzz_u32(const uint8_t *d, size_t n)
     return v;
 }
 
+/* Split an input of at least 4 bytes into capability flags (the first 4 bytes) and an
+ * exact-size heap copy of the rest, so that reads past the payload hit the ASan redzone.
+ * The caller frees the copy. */
+static inline uint8_t *fuzz_caps_and_payload(const uint8_t *d, size_t n, uint32_t *caps, size_t *len)
+{
+    *caps = fuzz_u32(d, 4);
+    *len = n - 4;
+    uint8_t *pl = malloc(*len ? *len : 1);
+    if (pl)
+        memcpy(pl, d + 4, *len);
+    return pl;
+}
+
 /* Tiny deterministic PRNG (xorshift32) for slicing decisions derived from the input. */
 static inline uint32_t fuzz_rand(uint32_t *s)
 {

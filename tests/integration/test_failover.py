@@ -26,6 +26,7 @@ flight at the kill), so the restarted server's GTID history is a prefix of the n
 and rwproxy may rejoin it (a server restarted without it can legitimately be diverged).
 """
 import collections
+import contextlib
 import os
 import re
 import shutil
@@ -627,6 +628,25 @@ def _wait_reads_reach(px, box, name, timeout, what):
     wait_until(seen, timeout, what, interval=0.05, diag=lambda: diag(box, px))
 
 
+@contextlib.contextmanager
+def reads_proxy(box, workdir, name):
+    """A private proxy for read-placement tests (marker tables installed) and one long-lived
+    connection through it, as [conn] so a test may replace it; all removed at the end."""
+    install_where_markers(box)
+    px = start_proxy(box, workdir, name, extra=READS_EXTRA, log_level="debug",
+                     registry=_PROXIES)
+    long_conn = [px.connect(read_timeout=READ_GUARD_S)]
+    try:
+        yield px, long_conn
+    finally:
+        try:
+            long_conn[0].close()
+        except Exception:  # noqa: BLE001
+            pass
+        px.stop()
+        remove_where_markers(box)
+
+
 def test_sigstop_replica_reads_move(box, master, workdir):
     """A replica frozen with SIGSTOP (accepts TCP, never answers): autocommit reads through
     rwproxy, on short connections and on one long-lived connection, keep working and are
@@ -634,11 +654,7 @@ def test_sigstop_replica_reads_move(box, master, workdir):
     gets reads again."""
     m = master
     victim, other = others_of(box, m)
-    install_where_markers(box)
-    px = start_proxy(box, workdir, "fo-sigstop", extra=READS_EXTRA, log_level="debug",
-                     registry=_PROXIES)
-    long_conn = [px.connect(read_timeout=READ_GUARD_S)]
-    try:
+    with reads_proxy(box, workdir, "fo-sigstop") as (px, long_conn):
         _wait_reads_reach(px, box, victim.name, 20, "reads reaching %s before" % victim.name)
         _wait_reads_reach(px, box, other.name, 20, "reads reaching %s before" % other.name)
         base, _ = _reads(px, 20, long_conn)
@@ -669,13 +685,6 @@ def test_sigstop_replica_reads_move(box, master, workdir):
         _wait_reads_reach(px, box, victim.name, 30,
                           "reads reaching %s again after SIGCONT" % victim.name)
         metric("sigstop_reads_back_after_sigcont_s=%.3f" % (time.monotonic() - t_cont))
-    finally:
-        try:
-            long_conn[0].close()
-        except Exception:  # noqa: BLE001
-            pass
-        px.stop()
-        remove_where_markers(box)
 
 
 # ======================================================================= 7. lagging replica
@@ -685,11 +694,7 @@ def test_lagging_replica_gets_no_reads(box, master, workdir):
     SQL thread runs again and it has caught up, it gets reads again."""
     m = master
     lagger, other = others_of(box, m)
-    install_where_markers(box)
-    px = start_proxy(box, workdir, "fo-lag", extra=READS_EXTRA, log_level="debug",
-                     registry=_PROXIES)
-    long_conn = [px.connect(read_timeout=READ_GUARD_S)]
-    try:
+    with reads_proxy(box, workdir, "fo-lag") as (px, long_conn):
         _wait_reads_reach(px, box, lagger.name, 20, "reads reaching %s before" % lagger.name)
         lagger.execute("STOP SLAVE SQL_THREAD")
         try:
@@ -719,10 +724,3 @@ def test_lagging_replica_gets_no_reads(box, master, workdir):
         assert 9500020 in ids_on(lagger, TABLE, 9500020, 9500020), \
             "%s serves reads again but has not applied the writes\n%s" % (lagger.name,
                                                                           diag(box, px))
-    finally:
-        try:
-            long_conn[0].close()
-        except Exception:  # noqa: BLE001
-            pass
-        px.stop()
-        remove_where_markers(box)

@@ -219,24 +219,7 @@ def stop_own_proxy(px):
 
 def backend_sockets(pid, port):
     """Local ports of the established TCP connections process pid has to 127.0.0.1:port."""
-    inodes = set()
-    fd_dir = "/proc/%d/fd" % pid
-    for fd in os.listdir(fd_dir):
-        try:
-            target = os.readlink(os.path.join(fd_dir, fd))
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    local_ports = []
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            parts = line.split()
-            local, remote, state, inode = parts[1], parts[2], parts[3], parts[9]
-            if state == "01" and inode in inodes and int(remote.split(":")[1], 16) == port:
-                local_ports.append(int(local.split(":")[1], 16))
-    return local_ports
+    return [local for local, remote in sb.established_sockets(pid) if remote == port]
 
 
 def one(cur, sql, args=None):

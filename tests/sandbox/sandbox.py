@@ -71,6 +71,30 @@ def _free_ports(n):
     return ports
 
 
+def established_sockets(pid):
+    """[(local_port, remote_port)] of process pid's ESTABLISHED TCP sockets on IPv4 loopback
+    (read from /proc/PID/fd and /proc/net/tcp): how tests and benchmarks count rwproxy's
+    backend connections."""
+    inodes = set()
+    fd_dir = "/proc/%d/fd" % pid
+    for fd in os.listdir(fd_dir):
+        try:
+            target = os.readlink(os.path.join(fd_dir, fd))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    out = []
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            parts = line.split()
+            local, remote, state, inode = parts[1], parts[2], parts[3], parts[9]
+            if state == "01" and inode in inodes:
+                out.append((int(local.split(":")[1], 16), int(remote.split(":")[1], 16)))
+    return out
+
+
 def _tail(path, nbytes=4000):
     """The last nbytes of a file as text ('' if missing)."""
     try:
