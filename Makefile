@@ -1,11 +1,15 @@
 # rwproxy — one plain Makefile.
 #   make            build bin/rwproxy and bin/rwproxyctl
 #   make test       unit tests (cmocka) + integration tests (pytest, real MariaDB servers)
+#   make test-e2e   the example Tomcat/JDBC webapp on a real Tomcat 10 through rwproxy (tests/e2e)
 #   make asan       build with ASan+UBSan into build-asan/ and run every test against it
+#   make valgrind   build into build-valgrind/ (-O1 -g) and run every unit test under memcheck
 #   make run/stop   start/stop the local sandbox (MariaDB master + 2 replicas) and rwproxy
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each
 #   make bench      sysbench through rwproxy, HAProxy and directly (bench/)
 #   make deps       install missing Debian packages (or print the apt-get line)
+#   make man        man pages from docs/*.[15].md with pandoc into $(BUILD)/man
+#   make install    binaries, man pages, example config, systemd unit (PREFIX, DESTDIR)
 
 CC      ?= cc
 BUILD   ?= build
@@ -42,7 +46,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 RWPROXY    := $(BUILD)/bin/rwproxy
 RWPROXYCTL := $(BUILD)/bin/rwproxyctl
 
-.PHONY: all deps test unit integration asan run stop fuzz bench clean check-config
+.PHONY: all deps test unit integration test-e2e asan valgrind valgrind-unit run stop fuzz bench clean check-config check-compose man install uninstall
 
 all: $(BUILD)/.deps-ok $(RWPROXY) $(if $(CLI_SRC),$(RWPROXYCTL))
 ifeq ($(BUILD),build)
@@ -97,14 +101,30 @@ unit: $(BUILD)/.deps-ok $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
 integration: all
-	RWPROXY_BIN=$(abspath $(RWPROXY)) RWPROXYCTL_BIN=$(abspath $(RWPROXYCTL)) \
+	RWPROXY_BIN=$(abspath $(RWPROXY)) RWPROXYCTL_BIN=$(abspath $(RWPROXYCTL)) RWPROXY_BUILD=$(BUILD) \
 	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)
+
+# End to end: the example Tomcat webapp (tests/e2e/tomcat) on a real Tomcat 10 through rwproxy.
+test-e2e: all
+	RWPROXY_BIN=$(abspath $(RWPROXY)) RWPROXYCTL_BIN=$(abspath $(RWPROXYCTL)) \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
 
 # Everything again under AddressSanitizer + UndefinedBehaviorSanitizer, in its own tree.
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(MAKE) BUILD=build-asan OPT="-O1 -g" SAN="$(ASAN_FLAGS)" unit integration
+
+# Every unit test binary under valgrind's memcheck, in a tree without sanitizers. Fails on
+# any memory error and on definite leaks.
+VALGRIND_BUILD ?= build-valgrind
+VALGRIND := valgrind --tool=memcheck --error-exitcode=1 --leak-check=full \
+  --errors-for-leak-kinds=definite --quiet
+valgrind:
+	$(MAKE) BUILD=$(VALGRIND_BUILD) OPT="-O1 -g" SAN= valgrind-unit
+
+valgrind-unit: $(BUILD)/.deps-ok $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== valgrind $$t"; $(VALGRIND) $$t; done
 
 run:
 	@bash scripts/run.sh
@@ -120,9 +140,32 @@ bench: all
 	$(PYTHON) bench/bench.py --rwproxy $(abspath $(RWPROXY)) $(BENCH_ARGS)
 
 check-config: all
-	@for f in configs/*.ini; do $(RWPROXY) --check --config $$f || exit 1; done
+	@for f in configs/*.ini configs/ha/*.ini docker/*.ini; do $(RWPROXY) --check --config $$f || exit 1; done
+
+# docker-compose.yml, checked without a Docker engine (Debian package docker-compose).
+check-compose:
+	docker-compose -f docker-compose.yml config -q
+
+# Man pages: docs/NAME.SECTION.md (pandoc Markdown) -> $(BUILD)/man/NAME.SECTION.
+MAN_PAGES := $(BUILD)/man/rwproxy.1 $(BUILD)/man/rwproxyctl.1 $(BUILD)/man/rwproxy.ini.5
+man: $(MAN_PAGES)
+
+$(BUILD)/man/%: docs/%.md
+	@mkdir -p $(dir $@)
+	pandoc -s -t man $< -o $@
+
+# make install [PREFIX=/usr/local] [DESTDIR=] [SYSCONFDIR=/etc if PREFIX=/usr, else PREFIX/etc]
+PREFIX ?= /usr/local
+DESTDIR ?=
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+INSTALL_ENV = BUILD="$(BUILD)" PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" SYSCONFDIR="$(SYSCONFDIR)"
+install: all man
+	@$(INSTALL_ENV) bash packaging/install.sh install
+
+uninstall:
+	@$(INSTALL_ENV) bash packaging/install.sh uninstall
 
 clean:
-	rm -rf build build-asan bin
+	rm -rf build build-asan build-valgrind bin
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -298,6 +298,30 @@ proto_status proto_change_user_decode(const uint8_t *payload, size_t len, uint32
     return r.err ? PROTO_ERROR : PROTO_OK;
 }
 
+int proto_change_user_encode(proto_writer *w, uint32_t caps, const char *user, const uint8_t *auth,
+                             size_t auth_len, const char *db, uint16_t charset, const char *plugin,
+                             const uint8_t *attrs, size_t attrs_len)
+{
+    if (auth_len > 255 || strlen(user) > PROTO_MAX_NAME || strlen(db) > PROTO_MAX_NAME)
+        return -1;
+    proto_wr_u8(w, COM_CHANGE_USER);
+    proto_wr_cstr(w, user);
+    if (caps & CLIENT_SECURE_CONNECTION) {
+        proto_wr_u8(w, (uint8_t)auth_len);
+        proto_wr_bytes(w, auth, auth_len);
+    } else {
+        proto_wr_bytes(w, auth, auth_len);
+        proto_wr_u8(w, 0);
+    }
+    proto_wr_cstr(w, db);
+    proto_wr_u16(w, charset);
+    if (caps & CLIENT_PLUGIN_AUTH)
+        proto_wr_cstr(w, plugin ? plugin : "");
+    if (caps & CLIENT_CONNECT_ATTRS)
+        proto_wr_lenenc_str(w, attrs, attrs ? attrs_len : 0);
+    return proto_wr_finish(w, 0) != 0 || w->err ? -1 : 0;
+}
+
 void proto_greeting_init(proto_greeting *g, const char *version, uint32_t conn_id,
                          const uint8_t *scramble20, uint32_t caps, uint16_t status)
 {

@@ -110,5 +110,12 @@ typedef struct {
 /* Decode a COM_CHANGE_USER payload (first byte 0x11); client_caps decides which fields exist. */
 proto_status proto_change_user_decode(const uint8_t *payload, size_t len, uint32_t client_caps,
                                       proto_change_user *out);
+/* Encode a complete COM_CHANGE_USER packet (header, sequence id 0) for a connection that
+ * negotiated caps: user, auth response (at most 255 bytes), db ("" for none), charset, plugin
+ * (with CLIENT_PLUGIN_AUTH) and the attributes block (the attributes without their length prefix, with CLIENT_CONNECT_ATTRS;
+ * may be NULL). Returns 0, or -1 if a field is too long or memory ran out. */
+int proto_change_user_encode(proto_writer *w, uint32_t caps, const char *user, const uint8_t *auth,
+                             size_t auth_len, const char *db, uint16_t charset, const char *plugin,
+                             const uint8_t *attrs, size_t attrs_len);
 
 #endif

@@ -244,10 +244,15 @@ static int credentials_ok(adm_conn *c, const uint8_t *reply, size_t len)
 static void verify_password(adm_conn *c, const uint8_t *reply, size_t len)
 {
     if (!credentials_ok(c, reply, len)) {
-        log_warn("admin port: access denied for '%s'@'%s'", c->user, c->peer);
-        conn_fail(c, c->auth_seq, ER_ACCESS_DENIED_ERROR, "28000",
-                  "Access denied for user '%s'@'%s' (using password: %s)", c->user, c->peer,
-                  len > 0 ? "YES" : "NO");
+        /* logged rate-limited, so not through conn_fail, which logs every call */
+        char msg[512];
+        rwp_log_ctx ctx = {0, c->user, NULL, c->peer};
+        log_failed_login(&ctx, "admin port: access denied for '%s'@'%s' (using password: %s)",
+                         c->user, c->peer, len > 0 ? "YES" : "NO");
+        snprintf(msg, sizeof msg, "Access denied for user '%s'@'%s' (using password: %s)", c->user,
+                 c->peer, len > 0 ? "YES" : "NO");
+        send_err(c, c->auth_seq, ER_ACCESS_DENIED_ERROR, "28000", msg);
+        conn_close(c, "access denied");
         return;
     }
     uv_timer_stop(&c->timer);

@@ -15,6 +15,8 @@
 #include "protocol/packet.h"
 #include "protocol/response.h"
 #include "proxy/log.h"
+#include "proxy/pool.h"
+#include "proxy/tls.h"
 #include "proxy/worker.h"
 
 /* Client capabilities that change what the server sends, so they must be the same on the
@@ -29,7 +31,7 @@
 
 #define LOGIN_MAX_PACKET (64u * 1024u)
 
-static const char *const backend_state_names[] = {"connecting", "greeting", "auth",
+static const char *const backend_state_names[] = {"connecting", "greeting", "tls", "auth",
                                                   "idle", "busy", "closing"};
 
 #define BLOG(lvl, be, ...)                                                                  \
@@ -50,9 +52,11 @@ static void backend_set_state(rwp_backend *be, rwp_backend_state st)
 static void on_closed(uv_handle_t *h)
 {
     rwp_backend *be = h->data;
+    rwp_pool_closed(&be->worker->pool, be);
     if (be->worker->proxy->server_conns && be->server >= 0)
         atomic_fetch_sub(&be->worker->proxy->server_conns[be->server], 1);
     rwp_inbuf_free(&be->in);
+    rwp_tls_free(be->tls);
     free(be->login.attrs);
     free(be);
 }
@@ -95,10 +99,22 @@ static void on_written(uv_stream_t *s, int status)
         be->ops->written(be->owner, be);
 }
 
+/* TLS with the server failed: the one message says which server and why. */
+static void fail_tls(rwp_backend *be)
+{
+    char reason[400];
+    snprintf(reason, sizeof reason, "TLS with server %s (%s:%d) failed: %s", be->name, be->host,
+             be->port, rwp_tls_error(be->tls));
+    backend_fail(be, NULL, 0, reason);
+}
+
 static int send_bytes(rwp_backend *be, const uint8_t *p, size_t len)
 {
-    int rc = rwp_write_copy((uv_stream_t *)&be->tcp, p, len, on_written);
-    if (rc < 0)
+    int rc = be->tls ? rwp_tls_write(be->tls, (uv_stream_t *)&be->tcp, p, len, on_written)
+                     : rwp_write_copy((uv_stream_t *)&be->tcp, p, len, on_written);
+    if (rc == UV_EPROTO && be->tls)
+        fail_tls(be);
+    else if (rc < 0)
         fail_uv(be, "write to", rc);
     return rc;
 }
@@ -157,6 +173,79 @@ static void send_native_reply(rwp_backend *be, const uint8_t *scramble, uint8_t 
     proto_wr_free(&w);
 }
 
+/* ---- TLS to the server ([server.NAME] tls = on) ---- */
+
+/* The server's TLS context from the configuration in force, or NULL (plain). */
+static struct ssl_ctx_st *server_tls_ctx(const rwp_backend *be)
+{
+    const rwp_config *cfg = be->worker->cfg;
+    if (be->server < 0 || be->server >= cfg->nservers)
+        return NULL;
+    return cfg->servers[be->server].tls_ctx;
+}
+
+/* Send ciphertext the TLS engine produced on its own (handshake, alerts); 0 or -1 (failed). */
+static int flush_tls(rwp_backend *be)
+{
+    int rc = rwp_tls_flush(be->tls, (uv_stream_t *)&be->tcp, on_written);
+    if (rc < 0)
+        fail_uv(be, "write to", rc);
+    return rc;
+}
+
+/* The TLS handshake made progress: once it is done, log in over it. */
+static void continue_tls_handshake(rwp_backend *be)
+{
+    int h = rwp_tls_handshake(be->tls);
+    if (flush_tls(be) < 0)
+        return;
+    if (h < 0) {
+        fail_tls(be);
+        return;
+    }
+    if (h == 0)
+        return;
+    BLOG(RWP_LOGL_DEBUG, be, "TLS with %s:%d: %s, %s", be->host, be->port,
+         rwp_tls_version(be->tls), rwp_tls_cipher(be->tls));
+    backend_set_state(be, BE_AUTH);
+    send_native_reply(be, be->scramble, be->tls_seq, 1);
+}
+
+/* After the greeting: the SSL request (the first 32 bytes of a HandshakeResponse41 with
+ * CLIENT_SSL), then the TLS handshake; the real HandshakeResponse follows encrypted. */
+static void start_tls(rwp_backend *be, uint32_t server_caps, uint8_t seq)
+{
+    const rwp_server_cfg *s = &be->worker->cfg->servers[be->server];
+    if (!(server_caps & CLIENT_SSL)) {
+        backend_fail(be, NULL, 0, "[server] tls = on, but the server does not offer SSL "
+                                  "(is it started with ssl_cert and ssl_key?)");
+        return;
+    }
+    be->caps |= CLIENT_SSL;
+    proto_writer w;
+    proto_wr_init(&w);
+    proto_wr_u32(&w, be->caps);
+    proto_wr_u32(&w, 0x40000000u);
+    proto_wr_u8(&w, be->login.charset);
+    proto_wr_zeros(&w, 23);
+    proto_wr_finish(&w, seq);
+    int rc = w.err ? -1 : send_bytes(be, w.data, w.len);
+    proto_wr_free(&w);
+    if (rc < 0) {
+        if (be->state != BE_CLOSING)
+            backend_fail(be, NULL, 0, "cannot send the SSL request");
+        return;
+    }
+    be->tls = rwp_tls_new_client(s->tls_ctx, be->host, s->tls_verify);
+    if (!be->tls) {
+        backend_fail(be, NULL, 0, "cannot set up TLS (out of memory?)");
+        return;
+    }
+    be->tls_seq = (uint8_t)(seq + 1);
+    backend_set_state(be, BE_TLS);
+    continue_tls_handshake(be);
+}
+
 static void handle_greeting(rwp_backend *be, const uint8_t *payload, size_t len, uint8_t seq)
 {
     proto_greeting g;
@@ -180,7 +269,12 @@ static void handle_greeting(rwp_backend *be, const uint8_t *payload, size_t len,
         return;
     }
     be->thread_id = g.connection_id;
+    memcpy(be->scramble, g.scramble, sizeof be->scramble);
     be->caps = login_caps(be, g.capabilities);
+    if (server_tls_ctx(be)) {
+        start_tls(be, g.capabilities, (uint8_t)(seq + 1));
+        return;
+    }
     send_native_reply(be, g.scramble, (uint8_t)(seq + 1), 1);
     backend_set_state(be, BE_AUTH);
 }
@@ -255,7 +349,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     rwp_backend *be = h->data;
     (void)suggested;
-    if (backend_relaying(be)) {
+    if (be->tls || backend_relaying(be)) { /* with TLS every read is ciphertext for a chunk */
         rwp_chunk *ch = rwp_chunk_get(&be->worker->chunks);
         *buf = ch ? uv_buf_init((char *)ch->data, RWP_CHUNK_SIZE) : uv_buf_init(NULL, 0);
         return;
@@ -301,9 +395,87 @@ static void relay_chunk(rwp_backend *be, rwp_chunk *ch, size_t n)
         be->ops->answered(be->owner, be);
 }
 
+/* Decrypt into a fresh chunk (filled as far as the input allows) and relay it: > 0 bytes
+ * relayed, 0 needs more input, < 0 failed (the backend is closing). */
+static long relay_decrypted(rwp_backend *be)
+{
+    rwp_chunk *ch = rwp_chunk_get(&be->worker->chunks);
+    if (!ch) {
+        backend_fail(be, NULL, 0, "out of memory");
+        return -1;
+    }
+    size_t fill = 0;
+    long n = 0;
+    while (fill < RWP_CHUNK_SIZE && (n = rwp_tls_read(be->tls, ch->data + fill, RWP_CHUNK_SIZE - fill)) > 0)
+        fill += (size_t)n;
+    if (fill > 0)
+        relay_chunk(be, ch, fill);
+    rwp_chunk_unref(ch);
+    if (n < 0 && be->state != BE_CLOSING)
+        fail_tls(be);
+    return be->state == BE_CLOSING ? -1 : (long)fill;
+}
+
+/* Decrypt into the login-phase buffer and parse it: as relay_decrypted. */
+static long login_decrypted(rwp_backend *be)
+{
+    size_t avail = 0;
+    uint8_t *p = rwp_inbuf_reserve(&be->in, 4096, &avail);
+    if (!p) {
+        backend_fail(be, NULL, 0, "out of memory");
+        return -1;
+    }
+    long n = rwp_tls_read(be->tls, p, avail);
+    if (n < 0) {
+        fail_tls(be);
+        return -1;
+    }
+    if (n > 0) {
+        rwp_inbuf_commit(&be->in, (size_t)n);
+        process_login_input(be);
+    }
+    return be->state == BE_CLOSING ? -1 : n;
+}
+
+/* Ciphertext arrived: continue the handshake, then decrypt everything fed so far. */
+static void tls_input(rwp_backend *be)
+{
+    if (be->state == BE_TLS) {
+        continue_tls_handshake(be);
+        if (be->state != BE_AUTH)
+            return;
+    }
+    long n;
+    do
+        n = backend_relaying(be) ? relay_decrypted(be) : login_decrypted(be);
+    while (n > 0);
+    if (n == 0)
+        flush_tls(be); /* TLS 1.3 post-handshake messages may want an answer */
+}
+
+/* A read with TLS: ciphertext in a chunk, always returned to the pool. */
+static void on_tls_read(rwp_backend *be, ssize_t nread, const uv_buf_t *buf)
+{
+    rwp_chunk *ch = buf->base ? rwp_chunk_of(buf->base) : NULL;
+    if (nread > 0 && be->state != BE_CLOSING) {
+        if (rwp_tls_feed(be->tls, buf->base, (size_t)nread) != 0)
+            fail_tls(be);
+        else
+            tls_input(be);
+    } else if (nread < 0 && be->state != BE_CLOSING) {
+        fail_uv(be, nread == UV_EOF ? "connection closed by" : "read from", (int)nread);
+    }
+    if (ch)
+        rwp_chunk_unref(ch);
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     rwp_backend *be = s->data;
+    if (be->tls) {
+        on_tls_read(be, nread, buf);
+        return;
+    }
     int is_chunk = backend_relaying(be) && buf->base != NULL;
     rwp_chunk *ch = is_chunk ? rwp_chunk_of(buf->base) : NULL;
     if (nread > 0 && be->state != BE_CLOSING) {
@@ -385,6 +557,7 @@ rwp_backend *rwp_backend_open(rwp_worker *w, int server, const char *name, const
     be->tcp.data = be;
     be->connect_req.data = be;
     w->stats.backend_connects++;
+    rwp_pool_opened(&w->pool, be);
     if (w->proxy->server_conns && server >= 0)
         atomic_fetch_add(&w->proxy->server_conns[server], 1);
     int rc = uv_tcp_connect(&be->connect_req, &be->tcp, (const struct sockaddr *)&addr, on_connected);
@@ -452,7 +625,62 @@ void rwp_backend_close(rwp_backend *be)
     be->owner = NULL;
     if (be->state == BE_IDLE) {
         static const uint8_t quit[5] = {1, 0, 0, 0, COM_QUIT};
-        rwp_write_copy((uv_stream_t *)&be->tcp, quit, sizeof quit, NULL);
+        if (be->tls)
+            rwp_tls_write(be->tls, (uv_stream_t *)&be->tcp, quit, sizeof quit, NULL);
+        else
+            rwp_write_copy((uv_stream_t *)&be->tcp, quit, sizeof quit, NULL);
     }
+    if (be->tls)
+        rwp_tls_close_notify(be->tls, (uv_stream_t *)&be->tcp);
     backend_close_handle(be);
+}
+
+void rwp_backend_adopt(rwp_backend *be, const rwp_backend_ops *ops, void *owner, uint64_t log_id,
+                       const char *log_user)
+{
+    be->ops = ops;
+    be->owner = owner;
+    be->log_id = log_id;
+    snprintf(be->log_user, sizeof be->log_user, "%s", log_user ? log_user : "");
+    if (be->paused)
+        rwp_backend_resume(be);
+}
+
+int rwp_backend_change_user(rwp_backend *be, const rwp_login *login)
+{
+    if (be->state != BE_IDLE)
+        return -1;
+    snprintf(be->login.user, sizeof be->login.user, "%s", login->user);
+    be->login.has_password = login->has_password;
+    memcpy(be->login.h1, login->h1, sizeof be->login.h1);
+    snprintf(be->login.db, sizeof be->login.db, "%s", login->db);
+    be->login.charset = login->charset;
+    uint8_t reply[PROTO_SHA1_LEN];
+    size_t reply_len = 0;
+    if (login->has_password) {
+        proto_native_scramble_h1(be->scramble, login->h1, reply);
+        reply_len = sizeof reply;
+    }
+    proto_writer w;
+    proto_wr_init(&w);
+    int rc = proto_change_user_encode(&w, be->caps, login->user, reply, reply_len, login->db,
+                                      login->charset, PROTO_NATIVE_PLUGIN,
+                                      be->login.attrs, be->login.attrs_len);
+    if (rc != 0) {
+        proto_wr_free(&w);
+        backend_fail(be, NULL, 0, "cannot build COM_CHANGE_USER");
+        return -1;
+    }
+    be->track_ready = 0;
+    be->st_chain = 0;
+    be->st_n = 0;
+    be->st_dirty = 0;
+    be->last_insert_id = 0;
+    be->replayed = 0;
+    backend_set_state(be, BE_AUTH);
+    rc = send_bytes(be, w.data, w.len);
+    proto_wr_free(&w);
+    BLOG(RWP_LOGL_DEBUG, be, "COM_CHANGE_USER to %s on %s (thread %u)", login->user, be->name,
+         be->thread_id);
+    return rc < 0 ? -1 : 0;
 }

@@ -26,13 +26,15 @@ enum {
     RWP_INT_PREPARE,     /* preparing a statement lazily on this server */
     RWP_INT_GTID_WAIT,   /* waiting for a GTID before a causal read */
     RWP_INT_TRACK,       /* setting up session tracking of last_gtid */
-    RWP_INT_CLOSE        /* closing a statement (no answer) */
+    RWP_INT_CLOSE,       /* closing a statement (no answer) */
+    RWP_INT_INSERT_ID    /* restoring the session's LAST_INSERT_ID() on a pooled connection */
 };
 
 /* Backend connection states. */
 typedef enum {
     BE_CONNECTING = 0, /* TCP connect in progress */
     BE_GREETING,       /* connected; waiting for the server's handshake */
+    BE_TLS,            /* SSL request sent ([server.NAME] tls = on); TLS handshake in progress */
     BE_AUTH,           /* HandshakeResponse sent; waiting for OK / ERR / auth switch */
     BE_IDLE,           /* logged in, no command in flight */
     BE_BUSY,           /* a command was sent; its answer is being walked and relayed */
@@ -100,6 +102,21 @@ struct rwp_backend {
     uint64_t opened_ms;        /* loop time the connection was opened (connect timeout) */
     uint64_t log_id;           /* owner's connection id for log lines */
     char log_user[64];         /* owner's user for log lines (a copy: the owner may go first) */
+    /* TLS to the server (proxy/tls.h) */
+    struct rwp_tls *tls;       /* TLS engine from the SSL request on, else NULL (plain) */
+    uint8_t tls_seq;           /* sequence id of the HandshakeResponse sent once TLS is up */
+    /* connection pool (proxy/pool.c) */
+    uint8_t scramble[20];      /* the server's greeting scramble (COM_CHANGE_USER answers it) */
+    uint64_t st_chain;         /* session state it carries: chain hash of the history it ran (0: none) */
+    size_t st_n;               /* how many history entries that is */
+    int st_dirty;              /* state unknown (left by a session mid-way): reset before reuse */
+    uint64_t last_insert_id;   /* LAST_INSERT_ID() on this connection, as its OK packets told */
+    int in_pool;               /* idle in its worker's pool */
+    uint64_t lease;            /* times it was handed to a session (a session's claim on it) */
+    uint64_t last_owner;       /* connection id of the session it served last (0: none) */
+    uint64_t pooled_ms;        /* loop time it went into the pool */
+    struct rwp_backend *pool_prev; /* pool list (most recently pooled first) */
+    struct rwp_backend *pool_next; /* pool list */
 };
 
 /* Open a connection; the owner's callbacks report the outcome. login->attrs is copied. */
@@ -122,5 +139,13 @@ size_t rwp_backend_queued(const rwp_backend *be);
 void rwp_backend_abort(rwp_backend *be, const char *reason);
 /* Detach the owner and close (sending COM_QUIT if idle). Safe in any state. */
 void rwp_backend_close(rwp_backend *be);
+/* Hand an idle connection to a new owner (pool <-> session). */
+void rwp_backend_adopt(rwp_backend *be, const rwp_backend_ops *ops, void *owner, uint64_t log_id,
+                       const char *log_user);
+/* Reset an idle connection in place with COM_CHANGE_USER to login's user, schema and charset
+ * (its capabilities stay): everything of the previous session goes (transaction, variables,
+ * temporary tables, locks, prepared statements). The owner's ready or failed callback reports
+ * the outcome. Returns 0, or -1 (the failed callback ran). */
+int rwp_backend_change_user(rwp_backend *be, const rwp_login *login);
 
 #endif

@@ -19,6 +19,8 @@
 #include "protocol/response.h"
 #include "proxy/kill.h"
 #include "proxy/log.h"
+#include "proxy/tls.h"
+#include "proxy/users.h"
 #include "proxy/worker.h"
 
 /* What rwproxy offers clients: everything it relays faithfully. CLIENT_MYSQL (bit 0) is set,
@@ -44,7 +46,7 @@ static const char *const client_state_names[] = {"handshake", "auth_switch", "co
 #define CLOG(lvl, c, ...)                                                                    \
     do {                                                                                    \
         rwp_backend *be_ = current_backend(c);                                              \
-        rwp_log_ctx ctx_ = {(c)->id, (c)->user, be_ ? be_->name : NULL};                    \
+        rwp_log_ctx ctx_ = {(c)->id, (c)->user, be_ ? be_->name : NULL, (c)->peer};         \
         LOG_AT(lvl, &ctx_, __VA_ARGS__);                                                    \
     } while (0)
 
@@ -89,6 +91,23 @@ static void on_client_written(uv_stream_t *s, int status)
     resume_backend_if_drained(c);
 }
 
+int rwp_client_write_chunk(rwp_client *c, rwp_chunk *ch, const uint8_t *p, size_t len, rwp_write_done_fn done)
+{
+    if (c->tls)
+        return rwp_tls_write(c->tls, (uv_stream_t *)&c->tcp, p, len, done);
+    return rwp_write_chunk((uv_stream_t *)&c->tcp, ch, p, len, done);
+}
+
+int rwp_client_write_owned(rwp_client *c, uint8_t *heap, size_t len, rwp_write_done_fn done)
+{
+    if (c->tls) {
+        int rc = rwp_tls_write(c->tls, (uv_stream_t *)&c->tcp, heap, len, done);
+        free(heap);
+        return rc;
+    }
+    return rwp_write_owned((uv_stream_t *)&c->tcp, heap, len, done);
+}
+
 /* Send a packet built in w (ownership of its buffer passes on). */
 static void send_writer(rwp_client *c, proto_writer *w)
 {
@@ -98,7 +117,7 @@ static void send_writer(rwp_client *c, proto_writer *w)
         return;
     }
     c->worker->stats.bytes_out += w->len;
-    int rc = rwp_write_owned((uv_stream_t *)&c->tcp, w->data, w->len, on_client_written);
+    int rc = rwp_client_write_owned(c, w->data, w->len, on_client_written);
     w->data = NULL;
     proto_wr_free(w);
     if (rc < 0)
@@ -141,6 +160,7 @@ static void on_handle_closed(uv_handle_t *h)
     uncount_user(c);
     rwp_kill_unregister(c);
     rwp_inbuf_free(&c->in);
+    rwp_tls_free(c->tls);
     rwp_session_free(c);
     free(c->attrs);
     free(c);
@@ -163,15 +183,11 @@ static void on_shutdown_done(uv_shutdown_t *req, int status)
 
 static void on_close_guard(uv_timer_t *t) { close_handles(t->data); }
 
-/* Close every backend connection of the session. */
+/* The session ends: its connections go back to the pool where they can serve others, the
+ * rest are closed. */
 static void release_backends(rwp_client *c)
 {
-    for (int i = 0; i < c->nservers; i++) {
-        if (c->bes[i]) {
-            rwp_backend_close(c->bes[i]);
-            c->bes[i] = NULL;
-        }
-    }
+    rwp_session_release_backends(c, 1);
 }
 
 /* The one way out: flush what is queued (bounded by a guard timer), then close. */
@@ -188,6 +204,8 @@ void rwp_client_close(rwp_client *c, const char *reason)
     uv_timer_stop(&c->timer);
     uv_timer_start(&c->timer, on_close_guard, CLOSE_GUARD_MS, 0);
     c->shutdown_req.data = c;
+    if (c->tls)
+        rwp_tls_close_notify(c->tls, (uv_stream_t *)&c->tcp);
     if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown_done) < 0)
         close_handles(c);
 }
@@ -215,6 +233,11 @@ static void on_client_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     rwp_client *c = h->data;
     size_t avail = 0;
     (void)suggested;
+    if (c->tls) { /* ciphertext goes to a pooled chunk, plaintext to c->in */
+        rwp_chunk *ch = rwp_chunk_get(&c->worker->chunks);
+        *buf = ch ? uv_buf_init((char *)ch->data, RWP_CHUNK_SIZE) : uv_buf_init(NULL, 0);
+        return;
+    }
     uint8_t *p = rwp_inbuf_reserve(&c->in, 16384, &avail);
     *buf = p ? uv_buf_init((char *)p, (unsigned)(avail > 65536 ? 65536 : avail)) : uv_buf_init(NULL, 0);
 }
@@ -239,10 +262,68 @@ static void resume_reading(rwp_client *c)
     }
 }
 
+/* Decrypt what the TLS engine holds into c->in and send what it produced (handshake
+ * messages, alerts). 0, or -1 if the client was closed (a failed handshake: just closed). */
+static int tls_pull(rwp_client *c)
+{
+    int rc = rwp_tls_read_all(c->tls, &c->in);
+    int wrc = rwp_tls_flush(c->tls, (uv_stream_t *)&c->tcp, on_client_written);
+    if (rc == RWP_TLS_EOF) {
+        rwp_client_close(c, "client closed the TLS session");
+        return -1;
+    }
+    if (rc < 0) {
+        CLOG(RWP_LOGL_INFO, c, "client %s: %s", c->peer, rwp_tls_error(c->tls));
+        rwp_client_close(c, rwp_tls_error(c->tls));
+        return -1;
+    }
+    if (wrc < 0) {
+        rwp_client_close(c, uv_strerror(wrc));
+        return -1;
+    }
+    return 0;
+}
+
+/* Right after the SSL request: bytes already read behind it are the start of the TLS
+ * handshake. 0 (the loop goes on with whatever plaintext came out), or -1 if closed. */
+static int tls_takeover(rwp_client *c)
+{
+    size_t n = rwp_inbuf_len(&c->in);
+    if (n > 0 && rwp_tls_feed(c->tls, rwp_inbuf_head(&c->in), n) != 0) {
+        rwp_client_close(c, rwp_tls_error(c->tls));
+        return -1;
+    }
+    rwp_inbuf_consume(&c->in, n);
+    return tls_pull(c);
+}
+
+/* A read on a TLS connection: ciphertext in a chunk (always returned to the pool). */
+static void on_client_tls_read(rwp_client *c, ssize_t nread, const uv_buf_t *buf)
+{
+    rwp_chunk *ch = buf->base ? rwp_chunk_of(buf->base) : NULL;
+    int go_on = 0;
+    if (c->state != CL_CLOSING && nread < 0) {
+        rwp_client_close(c, nread == UV_EOF ? "client closed the connection" : uv_strerror((int)nread));
+    } else if (c->state != CL_CLOSING && nread > 0) {
+        c->worker->stats.bytes_in += (uint64_t)nread;
+        if (rwp_tls_feed(c->tls, buf->base, (size_t)nread) != 0)
+            rwp_client_close(c, rwp_tls_error(c->tls));
+        else
+            go_on = tls_pull(c) == 0;
+    }
+    if (ch)
+        rwp_chunk_unref(ch);
+    if (go_on)
+        rwp_client_process_input(c);
+}
+
 static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     rwp_client *c = s->data;
-    (void)buf;
+    if (c->tls) {
+        on_client_tls_read(c, nread, buf);
+        return;
+    }
     if (c->state == CL_CLOSING)
         return;
     if (nread < 0) {
@@ -256,16 +337,23 @@ static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 /* ---- authentication ---- */
 
+/* A failed login: logged rate-limited (a guessing flood must not fill the disk), so the ERR
+ * is sent here rather than through rwp_client_fail, which logs every call. */
 static void deny_access(rwp_client *c, int used_password)
 {
+    char msg[512];
+    if (c->state == CL_CLOSING)
+        return;
     c->worker->stats.auth_failed++;
-    CLOG(RWP_LOGL_WARN, c, "access denied for '%s'@'%s'", c->user, c->peer);
-    rwp_client_fail(c, c->auth_seq, ER_ACCESS_DENIED_ERROR, "28000",
-                "Access denied for user '%s'@'%s' (using password: %s)", c->user, c->peer,
-                used_password ? "YES" : "NO");
+    rwp_log_ctx ctx = {c->id, c->user, NULL, c->peer};
+    log_failed_login(&ctx, "access denied for '%s'@'%s' (using password: %s)", c->user, c->peer,
+                     used_password ? "YES" : "NO");
+    snprintf(msg, sizeof msg, "Access denied for user '%s'@'%s' (using password: %s)", c->user,
+             c->peer, used_password ? "YES" : "NO");
+    rwp_client_send_err(c, c->auth_seq, ER_ACCESS_DENIED_ERROR, "28000", msg);
+    rwp_client_close(c, "access denied");
 }
 
-/* Check a mysql_native_password reply; on success the backend login starts. */
 /* Stop counting the client against its user's limit (close, COM_CHANGE_USER). */
 static void uncount_user(rwp_client *c)
 {
@@ -274,11 +362,11 @@ static void uncount_user(rwp_client *c)
     c->counted_user[0] = '\0';
 }
 
-/* Count the authenticated client against u's max_connections; 0 (and ERR 1203) if over. */
-static int count_user(rwp_client *c, const rwp_user_cfg *u)
+/* Count the authenticated client against its user's max_connections; 0 (and ERR 1203) if over. */
+static int count_user(rwp_client *c, int max_connections)
 {
     uncount_user(c);
-    if (rwp_user_conn_take(c->worker->proxy, c->user, u->max_connections) != 0) {
+    if (rwp_user_conn_take(c->worker->proxy, c->user, max_connections) != 0) {
         char msg[200];
         snprintf(msg, sizeof msg, "User %.64s already has more than 'max_user_connections' active connections",
                  c->user);
@@ -289,34 +377,227 @@ static int count_user(rwp_client *c, const rwp_user_cfg *u)
     return 1;
 }
 
-static void verify_native(rwp_client *c, const uint8_t *reply, size_t len)
+/* What the client's next authentication packet is (rwp_client.auth_step). */
+enum {
+    AUTH_STEP_NATIVE = 0,   /* a mysql_native_password reply to our scramble */
+    AUTH_STEP_SHA2_FAST,    /* a caching_sha2_password fast-path reply (32 bytes or empty) */
+    AUTH_STEP_SHA2_FULL     /* after 0x01 0x04: the password in clear (TLS) or 0x02 (RSA key) */
+};
+
+#define USERS_WAIT_MS 5000 /* longest wait of a failed login for a reload of the backend accounts */
+
+#define SHA2_NEEDS_TLS_MSG                                                                      \
+    "caching_sha2_password full authentication requires TLS; connect with --ssl or use "       \
+    "mysql_native_password"
+
+#define SHA2_NO_RSA_MSG \
+    "caching_sha2_password RSA key exchange is not supported by rwproxy; send the password over TLS"
+
+/* Is the client's connection encrypted (TLS established)? */
+static int client_is_tls(const rwp_client *c)
 {
-    const rwp_user_cfg *u = rwp_config_find_user(c->worker->cfg, c->user, strlen(c->user));
-    if (!u || proto_native_check(c->scramble, reply, len, u->h2, u->has_password, c->h1) != 0) {
+    return c->tls != NULL && rwp_tls_established(c->tls);
+}
+
+static void send_auth_switch(rwp_client *c);
+static void send_auth_switch_to(rwp_client *c, const char *plugin, int step);
+static void check_login(rwp_client *c, int step, const uint8_t *reply, size_t len);
+
+/* The credentials of c->user for the client's address (config user, else backend account). */
+static rwp_cred_status find_cred(rwp_client *c, rwp_cred *cred)
+{
+    char why[300];
+    rwp_cred_status st = rwp_users_lookup(c->worker->proxy->users, c->worker->cfg, c->user,
+                                          c->peer, cred, why, sizeof why);
+    if (st == RWP_CRED_REFUSED) { /* rate-limited like every failed-login line */
+        rwp_log_ctx ctx = {c->id, c->user, NULL, c->peer};
+        log_failed_login(&ctx, "login of '%s'@'%s' refused: %s", c->user, c->peer, why);
+    }
+    return st;
+}
+
+/* The login failed on what rwproxy knows: with users_from_backend, wait (once, bounded) for
+ * a reload of the master's accounts and check the kept reply again. 1 if it waits. */
+static int wait_for_users(rwp_client *c, int step, const uint8_t *reply, size_t len)
+{
+    uint64_t gen = 0;
+    if (c->users_waited || len > sizeof c->auth_reply ||
+        !rwp_users_refresh_after_failure(c->worker->proxy->users, c->worker->cfg, &gen))
+        return 0;
+    memcpy(c->auth_reply, reply, len);
+    c->auth_reply_len = len;
+    c->auth_wait_step = step;
+    c->users_wait_gen = gen;
+    c->users_wait_ms = uv_now(&c->worker->loop);
+    c->users_waited = 1;
+    rwp_client_set_state(c, CL_CONNECTING); /* reads nothing more until the wait ends */
+    return 1;
+}
+
+/* From the tick: the reload finished (or the wait is over): check the kept reply again. */
+static void users_wait_tick(rwp_client *c, uint64_t now)
+{
+    if (rwp_users_done(c->worker->proxy->users) < c->users_wait_gen &&
+        now - c->users_wait_ms < USERS_WAIT_MS)
+        return;
+    uint8_t reply[sizeof c->auth_reply];
+    size_t len = c->auth_reply_len;
+    memcpy(reply, c->auth_reply, len);
+    explicit_bzero(c->auth_reply, sizeof c->auth_reply);
+    c->users_wait_gen = 0;
+    check_login(c, c->auth_wait_step, reply, len);
+    explicit_bzero(reply, sizeof reply);
+}
+
+/* Authenticated: count the user, then log into a server. */
+static void login_accepted(rwp_client *c, const rwp_cred *cred)
+{
+    c->has_password = cred->has_password;
+    if (cred->from_backend)
+        CLOG(RWP_LOGL_DEBUG, c, "%s logs in as the backend account %s", c->peer, cred->account);
+    if (!count_user(c, cred->max_connections))
+        return;
+    start_backend_login(c);
+}
+
+/* Send an AuthMoreData packet (0x01 + one status byte). */
+static void send_more_data(rwp_client *c, uint8_t status)
+{
+    proto_writer w;
+    proto_wr_init(&w);
+    proto_auth_more_data_encode(&w, &status, 1, c->auth_seq);
+    c->auth_seq++;
+    send_writer(c, &w);
+}
+
+static void refuse_full_auth(rwp_client *c);
+
+/* caching_sha2_password "perform full authentication": the client's next packet is its
+ * password in clear (accepted over TLS only) or a request for the RSA key. Over plain TCP
+ * the ERR comes at once instead: the client never gets to send its password unencrypted,
+ * and every client shows the reason (libmariadb hides an ERR that answers its key request). */
+static void ask_full_auth(rwp_client *c)
+{
+    if (!client_is_tls(c)) {
+        refuse_full_auth(c);
+        return;
+    }
+    send_more_data(c, PROTO_SHA2_FULL_AUTH);
+    c->auth_step = AUTH_STEP_SHA2_FULL;
+    rwp_client_set_state(c, CL_AUTH_SWITCH);
+}
+
+/* Full authentication over plain TCP (or an RSA key request): refused with a clear ERR. */
+static void refuse_full_auth(rwp_client *c)
+{
+    c->worker->stats.auth_failed++;
+    rwp_log_ctx ctx = {c->id, c->user, NULL, c->peer};
+    log_failed_login(&ctx, "caching_sha2_password full authentication of '%s'@'%s' refused: %s",
+                     c->user, c->peer, client_is_tls(c) ? "RSA key exchange is not supported" : "no TLS");
+    rwp_client_send_err(c, c->auth_seq, ER_ACCESS_DENIED_ERROR, "28000",
+                        client_is_tls(c) ? SHA2_NO_RSA_MSG : SHA2_NEEDS_TLS_MSG);
+    rwp_client_close(c, "caching_sha2_password full authentication without TLS");
+}
+
+/* A caching_sha2_password fast-path reply: accepted when the clear password is known;
+ * otherwise full authentication over TLS, or a switch to mysql_native_password. */
+static void check_sha2_fast(rwp_client *c, const rwp_cred *cred, const uint8_t *reply, size_t len)
+{
+    int switched = c->auth_step == AUTH_STEP_SHA2_FAST; /* the client has had our scramble for it */
+    if (!switched && cred->has_password && len != PROTO_SHA256_LEN && (cred->has_clear || client_is_tls(c))) {
+        /* Our greeting named mysql_native_password, so libmariadb / libmysqlclient sent an
+         * empty placeholder: hand the scramble to its caching_sha2_password plugin. */
+        send_auth_switch_to(c, PROTO_CACHING_SHA2_PLUGIN, AUTH_STEP_SHA2_FAST);
+        return;
+    }
+    if (cred->has_clear) {
+        if (proto_sha2_check(c->scramble, sizeof c->scramble, reply, len, cred->sha2,
+                             cred->has_password) != 0) {
+            ask_full_auth(c); /* as MySQL does: the password may still be right in clear */
+            return;
+        }
+        memcpy(c->h1, cred->h1, sizeof c->h1);
+        CLOG(RWP_LOGL_DEBUG, c, "caching_sha2_password fast path accepted for %s", c->peer);
+        send_more_data(c, PROTO_SHA2_FAST_AUTH_OK);
+        login_accepted(c, cred);
+        return;
+    }
+    if (client_is_tls(c))
+        ask_full_auth(c); /* the clear password gives both the check and SHA1(password) */
+    else
+        send_auth_switch(c); /* only a mysql_native_password hash is known */
+}
+
+/* Check the client's reply for step against what is known about c->user. */
+static void check_login(rwp_client *c, int step, const uint8_t *reply, size_t len)
+{
+    rwp_cred cred;
+    rwp_cred_status st = find_cred(c, &cred);
+    if (st == RWP_CRED_NONE && wait_for_users(c, step, reply, len))
+        return;
+    if (st != RWP_CRED_OK) {
         deny_access(c, len > 0);
         return;
     }
-    c->has_password = u->has_password;
-    if (!count_user(c, u))
+    if (step == AUTH_STEP_SHA2_FAST) {
+        check_sha2_fast(c, &cred, reply, len);
         return;
-    start_backend_login(c);
+    }
+    if (proto_native_check(c->scramble, reply, len, cred.h2, cred.has_password, c->h1) != 0) {
+        if (!cred.from_backend || !wait_for_users(c, step, reply, len))
+            deny_access(c, len > 0); /* a backend account's password may have changed: reload once */
+        return;
+    }
+    login_accepted(c, &cred);
+}
+
+/* The client's packet after "perform full authentication". */
+static void check_sha2_full(rwp_client *c, const uint8_t *payload, size_t len)
+{
+    const char *pw = NULL;
+    size_t pw_len = 0;
+    proto_sha2_msg m = proto_sha2_full_reply_decode(payload, len, &pw, &pw_len);
+    if (m == PROTO_SHA2_MSG_PUBKEY || !client_is_tls(c)) {
+        refuse_full_auth(c); /* a clear password over plain TCP is not even looked at */
+        return;
+    }
+    rwp_cred cred;
+    if (m != PROTO_SHA2_MSG_PASSWORD || find_cred(c, &cred) != RWP_CRED_OK ||
+        proto_native_check_clear(pw, pw_len, cred.h2, cred.has_password, c->h1) != 0) {
+        deny_access(c, 1);
+        return;
+    }
+    CLOG(RWP_LOGL_DEBUG, c, "caching_sha2_password full authentication over TLS accepted for %s",
+         c->peer);
+    login_accepted(c, &cred);
+}
+
+/* Ask the client to answer our scramble with plugin; its reply is then checked as step. */
+static void send_auth_switch_to(rwp_client *c, const char *plugin, int step)
+{
+    proto_writer w;
+    proto_wr_init(&w);
+    proto_auth_switch_encode(&w, plugin, c->scramble, sizeof c->scramble, c->auth_seq);
+    c->auth_seq++;
+    send_writer(c, &w);
+    c->auth_step = step;
+    rwp_client_set_state(c, CL_AUTH_SWITCH);
 }
 
 /* Ask the client to answer our scramble with mysql_native_password. */
 static void send_auth_switch(rwp_client *c)
 {
-    proto_writer w;
-    proto_wr_init(&w);
-    proto_auth_switch_encode(&w, PROTO_NATIVE_PLUGIN, c->scramble, sizeof c->scramble, c->auth_seq);
-    c->auth_seq++;
-    send_writer(c, &w);
-    rwp_client_set_state(c, CL_AUTH_SWITCH);
+    send_auth_switch_to(c, PROTO_NATIVE_PLUGIN, AUTH_STEP_NATIVE);
+}
+
+static int is_plugin(const char *name, size_t len, const char *want)
+{
+    return name != NULL && len == strlen(want) && memcmp(name, want, len) == 0;
 }
 
 static int is_native_plugin(const char *name, size_t len)
 {
-    return name == NULL || len == 0 ||
-           (len == strlen(PROTO_NATIVE_PLUGIN) && memcmp(name, PROTO_NATIVE_PLUGIN, len) == 0);
+    return name == NULL || len == 0 || is_plugin(name, len, PROTO_NATIVE_PLUGIN);
 }
 
 static int copy_name(char *dst, size_t cap, const char *src, size_t len)
@@ -343,19 +624,43 @@ static int keep_attrs(rwp_client *c, const uint8_t *attrs, size_t len)
     return 0;
 }
 
-/* Authenticate the user named in a login or COM_CHANGE_USER. */
+/* Authenticate the user named in a login or COM_CHANGE_USER: mysql_native_password and
+ * caching_sha2_password replies are checked as they come; any other plugin is switched to
+ * mysql_native_password. */
 static void authenticate(rwp_client *c, const char *plugin, size_t plugin_len,
                          const uint8_t *auth, size_t auth_len)
 {
-    if (!rwp_config_find_user(c->worker->cfg, c->user, strlen(c->user))) {
-        deny_access(c, auth_len > 0);
+    c->users_waited = 0;
+    c->auth_step = AUTH_STEP_NATIVE;
+    if (is_plugin(plugin, plugin_len, PROTO_CACHING_SHA2_PLUGIN)) {
+        check_login(c, AUTH_STEP_SHA2_FAST, auth, auth_len);
         return;
     }
     if (!is_native_plugin(plugin, plugin_len)) {
+        rwp_cred cred;
+        if (find_cred(c, &cred) == RWP_CRED_REFUSED) {
+            deny_access(c, auth_len > 0);
+            return;
+        }
         send_auth_switch(c);
         return;
     }
-    verify_native(c, auth, auth_len);
+    check_login(c, AUTH_STEP_NATIVE, auth, auth_len);
+}
+
+/* The client sent the SSL request: a TLS handshake follows on the same socket, then its
+ * real HandshakeResponse, encrypted (tls_takeover hands the bytes over). */
+static void start_tls(rwp_client *c)
+{
+    struct ssl_ctx_st *ctx = c->worker->cfg->tls_ctx;
+    if (!ctx || c->tls) {
+        rwp_client_fail(c, c->auth_seq, ER_HANDSHAKE_ERROR, "08S01",
+                        ctx ? "Bad handshake" : "SSL is not enabled on this rwproxy listener");
+        return;
+    }
+    c->tls = rwp_tls_new_server(ctx);
+    if (!c->tls)
+        rwp_client_fail(c, c->auth_seq, ER_UNKNOWN_ERROR, "HY000", "rwproxy: out of memory");
 }
 
 static void handle_handshake_response(rwp_client *c, const uint8_t *payload, size_t len, uint8_t seq)
@@ -367,14 +672,18 @@ static void handle_handshake_response(rwp_client *c, const uint8_t *payload, siz
         return;
     }
     if (r.is_ssl_request) {
-        rwp_client_fail(c, c->auth_seq, ER_HANDSHAKE_ERROR, "08S01",
-                    "SSL is not enabled on this rwproxy listener");
+        start_tls(c);
         return;
     }
     if (copy_name(c->user, sizeof c->user, r.user, r.user_len) != 0 ||
         copy_name(c->db, sizeof c->db, r.db, r.db ? r.db_len : 0) != 0 ||
         keep_attrs(c, r.attrs, r.attrs_len) != 0) {
         rwp_client_fail(c, c->auth_seq, ER_HANDSHAKE_ERROR, "08S01", "Bad handshake");
+        return;
+    }
+    if (!c->tls && c->worker->cfg->tls_require) {
+        rwp_client_fail(c, c->auth_seq, ER_ACCESS_DENIED_ERROR, "28000",
+                        "rwproxy requires TLS (SSL); connect with --ssl");
         return;
     }
     c->caps = r.capabilities & OFFERED_CAPS;
@@ -385,10 +694,27 @@ static void handle_handshake_response(rwp_client *c, const uint8_t *payload, siz
 static void handle_auth_switch_reply(rwp_client *c, const uint8_t *payload, size_t len, uint8_t seq)
 {
     c->auth_seq = (uint8_t)(seq + 1);
-    verify_native(c, payload, len);
+    if (c->auth_step == AUTH_STEP_SHA2_FULL)
+        check_sha2_full(c, payload, len);
+    else
+        check_login(c, c->auth_step, payload, len);
 }
 
 /* ---- backend connections of the session ---- */
+
+void rwp_client_login_params(const rwp_client *c, int idx, rwp_login *login)
+{
+    memset(login, 0, sizeof *login);
+    snprintf(login->user, sizeof login->user, "%s", c->user);
+    login->has_password = c->has_password;
+    memcpy(login->h1, c->h1, sizeof login->h1);
+    snprintf(login->db, sizeof login->db, "%s", c->db);
+    login->charset = c->charset;
+    login->caps = c->caps;
+    login->attrs = c->attrs;
+    login->attrs_len = c->attrs_len;
+    login->want_session_track = c->track_gtid && idx == c->master;
+}
 
 int rwp_client_open_backend(rwp_client *c, int idx)
 {
@@ -396,19 +722,13 @@ int rwp_client_open_backend(rwp_client *c, int idx)
     if (idx < 0 || idx >= c->nservers || idx >= cfg->nservers)
         return -1;
     const rwp_server_cfg *s = &cfg->servers[idx];
-    rwp_login login = {0};
-    snprintf(login.user, sizeof login.user, "%s", c->user);
-    login.has_password = c->has_password;
-    memcpy(login.h1, c->h1, sizeof login.h1);
-    snprintf(login.db, sizeof login.db, "%s", c->db);
-    login.charset = c->charset;
-    login.caps = c->caps;
-    login.attrs = c->attrs;
-    login.attrs_len = c->attrs_len;
-    login.want_session_track = c->track_gtid && idx == c->master;
+    rwp_login login;
+    rwp_client_login_params(c, idx, &login);
     c->worker->server_stats[idx].be_opened++;
     c->bes[idx] = rwp_backend_open(c->worker, idx, s->name, s->host, s->port, &login,
                                    &rwp_client_backend_ops, c, c->id, c->user);
+    if (c->bes[idx])
+        c->bes[idx]->last_owner = c->id;
     return c->bes[idx] ? 0 : -1;
 }
 
@@ -438,6 +758,13 @@ static void hold_login(rwp_client *c, const char *why)
     }
 }
 
+static void on_pooled_login(uv_timer_t *t)
+{
+    rwp_client *c = t->data;
+    if (c->state == CL_CONNECTING)
+        rwp_client_login_done(c, SERVER_STATUS_AUTOCOMMIT);
+}
+
 /* Log into a server after the client authenticated (login or COM_CHANGE_USER): the master
  * becomes the session's master; a replica only carries the login while there is no master. */
 static void start_backend_login(rwp_client *c)
@@ -450,8 +777,25 @@ static void start_backend_login(rwp_client *c)
     }
     const rwp_topology *t = c->worker->topo;
     c->master = t->writer == idx ? idx : -1;
-    if (rwp_client_open_backend(c, idx) != 0)
+    switch (rwp_session_attach(c, idx)) {
+    case RWP_ATTACH_READY:
+        /* a pooled connection already logged in as this client would be: the login ends on
+         * the next turn of the loop, once the packet being handled has left the buffer */
+        uv_timer_stop(&c->timer);
+        uv_timer_start(&c->timer, on_pooled_login, 0, 0);
+        break;
+    case RWP_ATTACH_FAILED:
         hold_login(c, "cannot open a connection (out of file descriptors or memory?)");
+        break;
+    default:
+        break; /* be_ready, or the pool's wake-up, calls back */
+    }
+}
+
+void rwp_client_retry_login(rwp_client *c)
+{
+    if (c->state == CL_CONNECTING)
+        start_backend_login(c);
 }
 
 int rwp_client_may_retry(rwp_client *c, uint64_t now)
@@ -494,6 +838,11 @@ static void be_ready(void *owner, rwp_backend *be, const uint8_t *ok, size_t len
     int flags = proto_status_flags(ok, len, be->caps);
     if (flags >= 0)
         status = (uint16_t)(flags & ~SERVER_SESSION_STATE_CHANGED);
+    rwp_client_login_done(c, status);
+}
+
+void rwp_client_login_done(rwp_client *c, uint16_t status)
+{
     uv_timer_stop(&c->timer);
     c->login_held_ms = 0;
     rwp_client_send_ok(c, c->auth_seq, status);
@@ -503,6 +852,8 @@ static void be_ready(void *owner, rwp_backend *be, const uint8_t *ok, size_t len
     c->in_change_user = 0;
     snprintf(c->cur_db, sizeof c->cur_db, "%s", c->db);
     rwp_client_set_state(c, CL_IDLE);
+    if (c->worker->cfg->pool_multiplex)
+        rwp_session_release_backends(c, 0);
     rwp_client_process_input(c);
 }
 
@@ -603,6 +954,10 @@ void rwp_client_tick(rwp_client *c, uint64_t now)
     if (c->state == CL_CLOSING)
         return;
     check_backend_timeouts(c, now);
+    if (c->state == CL_CONNECTING && c->users_wait_gen) {
+        users_wait_tick(c, now);
+        return;
+    }
     if (c->state == CL_CONNECTING && c->login_held_ms) {
         retry_login(c, now);
         return;
@@ -625,7 +980,7 @@ static void be_data(void *owner, rwp_backend *be, rwp_chunk *ch, const uint8_t *
     c->relayed += len;
     c->worker->stats.bytes_out += len;
     int rc = c->nrw ? rwp_session_relay(c, ch, p, len, on_client_written)
-                    : rwp_write_chunk((uv_stream_t *)&c->tcp, ch, p, len, on_client_written);
+                    : rwp_client_write_chunk(c, ch, p, len, on_client_written);
     if (rc < 0) {
         rwp_client_close(c, uv_strerror(rc));
         return;
@@ -803,11 +1158,14 @@ static int process_auth_packet(rwp_client *c)
     if (avail < PROTO_HDR_LEN + h.len)
         return -1;
     const uint8_t *payload = rwp_inbuf_head(&c->in) + PROTO_HDR_LEN;
+    int was_plain = !c->tls;
     if (c->state == CL_HANDSHAKE)
         handle_handshake_response(c, payload, h.len, h.seq);
     else
         handle_auth_switch_reply(c, payload, h.len, h.seq);
     rwp_inbuf_consume(&c->in, PROTO_HDR_LEN + h.len);
+    if (was_plain && c->tls && c->state != CL_CLOSING)
+        return tls_takeover(c);
     return 0;
 }
 
@@ -889,7 +1247,8 @@ static void send_greeting(rwp_client *c)
     proto_greeting g;
     const rwp_topology *t = c->worker->topo;
     proto_greeting_init(&g, t && t->version[0] ? t->version : "5.5.5-10.11.0-MariaDB-rwproxy",
-                        (uint32_t)c->id, c->scramble, OFFERED_CAPS, SERVER_STATUS_AUTOCOMMIT);
+                        (uint32_t)c->id, c->scramble,
+                        OFFERED_CAPS | (c->worker->cfg->tls_ctx ? CLIENT_SSL : 0), SERVER_STATUS_AUTOCOMMIT);
     proto_writer w;
     proto_wr_init(&w);
     proto_greeting_encode(&w, &g);

@@ -86,6 +86,8 @@ typedef struct {
     int got_err;             /* its answer contained an ERR */
     uint16_t final_status;   /* status flags of the final OK/EOF */
     int have_status;         /* final_status is set */
+    int keep_backend;        /* its answer had warnings or an error, or it used SQL_CALC_FOUND_ROWS:
+                                the connection stays with the session for the next statement */
     uint32_t prepared_id;    /* COM_STMT_PREPARE: the id in the prepare-OK */
     uint32_t client_stmt_id; /* the id the client was given for it (prepared_id unless taken) */
     uint16_t prepared_params;/* its parameter count */
@@ -118,7 +120,15 @@ struct rwp_client {
     size_t attrs_len;          /* their length */
     uint8_t auth_seq;          /* sequence id of the next packet we send during auth */
     int in_change_user;        /* the auth exchange belongs to COM_CHANGE_USER */
-    rwp_inbuf in;              /* bytes received and not yet consumed */
+    int auth_step;             /* what the client's next auth packet is (AUTH_STEP_* in client.c) */
+    uint64_t users_wait_gen;   /* the login waits for this load of the backend accounts (0 = not waiting) */
+    uint64_t users_wait_ms;    /* loop time that wait began */
+    int users_waited;          /* this login already waited once (never twice) */
+    int auth_wait_step;        /* which check the kept reply is for (AUTH_STEP_*) */
+    uint8_t auth_reply[64];    /* the client's scramble reply kept during that wait (wiped after) */
+    size_t auth_reply_len;     /* its length */
+    rwp_inbuf in;              /* bytes received and not yet consumed (decrypted ones with TLS) */
+    struct rwp_tls *tls;       /* TLS engine once the client sent the SSL request (proxy/tls.h), else NULL */
     int read_paused;           /* uv_read_stop for backpressure */
     int reading;               /* uv_read_start active */
     /* backends of the session, one slot per configured server */
@@ -131,6 +141,8 @@ struct rwp_client {
     uint64_t retry_ms;         /* loop time of the last attempt to reach a server for a held login/command */
     uint64_t retry_gen;        /* topology generation at that attempt */
     int prev_server;           /* server that ran the previous statement (-1) */
+    int last_replica;          /* replica that served the session's last read (-1): least_connections
+                                  keeps the session there while it is usable (monotonic reads) */
     int trx_replica;           /* server holding a READ ONLY transaction (-1) */
     rwr_session sess;          /* routing state: transaction, pins, temp tables, history */
     rwp_stmt *stmts;           /* prepared statements */
@@ -155,6 +167,16 @@ struct rwp_client {
     struct rwp_client *reg_next;/* next in the registry bucket */
     char reg_user[128];        /* the user others' KILL is checked against ("" before login) */
     int registered;            /* in the registry */
+    /* connection pool and multiplexing (proxy/pool.c) */
+    int pool_wait_server;      /* server whose pool the session waits on (-1: none) */
+    uint64_t pool_wait_ms;     /* loop time the wait began */
+    struct rwp_client *pool_wait_next; /* that server's wait queue */
+    struct rwp_client *pool_wait_prev; /* that server's wait queue */
+    int hold_master;           /* server-side code (CALL) may have left state on the master
+                                  connection that cannot be replayed: keep it */
+    uint64_t last_insert_id;   /* LAST_INSERT_ID() of the session, from its OK packets */
+    uint64_t prev_lease;       /* lease of the connection that ran the previous statement, given back
+                                  to the pool (reclaimed for FOUND_ROWS(), SHOW WARNINGS) */
 };
 
 typedef struct rwp_client rwp_client;
@@ -173,6 +195,10 @@ void rwp_client_fail(rwp_client *c, uint8_t seq, uint16_t code, const char *sqls
                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void rwp_client_send_err(rwp_client *c, uint8_t seq, uint16_t code, const char *sqlstate, const char *msg);
 void rwp_client_send_ok(rwp_client *c, uint8_t seq, uint16_t status);
+/* Every byte for the client goes through these two: encrypted when the client uses TLS,
+ * otherwise written as is (the chunk referenced until written; heap owned by the call). */
+int rwp_client_write_chunk(rwp_client *c, rwp_chunk *ch, const uint8_t *p, size_t len, rwp_write_done_fn done);
+int rwp_client_write_owned(rwp_client *c, uint8_t *heap, size_t len, rwp_write_done_fn done);
 void rwp_client_process_input(rwp_client *c);
 void rwp_client_pause_reading(rwp_client *c);
 /* Housekeeping, from the worker's tick and after each new topology: connect timeouts, held
@@ -180,6 +206,10 @@ void rwp_client_pause_reading(rwp_client *c);
 void rwp_client_tick(rwp_client *c, uint64_t now);
 /* Open the session's connection to server idx (login with the client's credentials). */
 int rwp_client_open_backend(rwp_client *c, int idx);
+/* What the session's connections to server idx log in with. */
+void rwp_client_login_params(const rwp_client *c, int idx, rwp_login *login);
+/* A login waiting for a pooled connection: try again. */
+void rwp_client_retry_login(rwp_client *c);
 extern const rwp_backend_ops rwp_client_backend_ops;
 
 /* session.c */
@@ -195,6 +225,23 @@ void rwp_session_answered(rwp_client *c, rwp_backend *be);
 int rwp_session_relay(rwp_client *c, rwp_chunk *ch, const uint8_t *p, size_t len, rwp_write_done_fn done);
 /* A walker event from a backend of the session. */
 void rwp_session_event(rwp_client *c, rwp_backend *be, const proto_walk_event *ev);
+/* Give a backend connection to the session for server idx: from the pool (reset or brought
+ * up to date as needed) or newly opened. See rwp_attach_result. */
+typedef enum {
+    RWP_ATTACH_READY = 0,  /* c->bes[idx] is idle and in the session's state */
+    RWP_ATTACH_PENDING,    /* c->bes[idx] is logging in or being reset: its ready callback follows */
+    RWP_ATTACH_WAIT,       /* the server is at max_connections: the session was queued */
+    RWP_ATTACH_FAILED      /* no connection could be opened */
+} rwp_attach_result;
+rwp_attach_result rwp_session_attach(rwp_client *c, int idx);
+/* Give the session's idle backends back to the pool where nothing ties them to it
+ * (multiplexing), or all of them that can be reused (final: the session ends). */
+void rwp_session_release_backends(rwp_client *c, int final);
+/* The pool woke a session waiting for a connection, or its wait timed out. */
+void rwp_session_pool_wake(rwp_client *c);
+void rwp_session_pool_timeout(rwp_client *c, uint64_t waited_ms);
+/* The login of the session completed on a backend (status: its status flags). */
+void rwp_client_login_done(rwp_client *c, uint16_t status);
 /* A backend of the session failed; returns 1 if the session recovered (the client goes on). */
 int rwp_session_backend_failed(rwp_client *c, int idx, const char *reason);
 /* Follow the topology (master moves, held commands, reads on dead servers); 0, or -1 if the

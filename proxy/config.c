@@ -18,6 +18,7 @@
 #include "protocol/auth.h"
 #include "router/rules.h"
 #include "proxy/log.h"
+#include "proxy/tls.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -63,8 +64,17 @@ static const rwp_config_key key_table[] = {
      RWP_CK_INT, offsetof(rwp_config, threads), 0, sizeof(int), 1, 256, 0},
     K_ENUM("proxy", "log_level", rwp_config, log_level, "error|warn|info|debug", "info",
            "most verbose log level written to stderr"),
+    K_ENUM("proxy", "log_format", rwp_config, log_format, "text|json", "text",
+           "log line layout: text, or json (one object per line with ts, level, msg, conn, user, "
+           "backend, peer)"),
     K_INT("proxy", "backend_connect_timeout_ms", rwp_config, backend_connect_timeout_ms, "3000", 100, 600000,
           "how long opening and logging into a backend connection may take"),
+    K_BOOL("proxy", "users_from_backend", users_from_backend, "off",
+           "also accept the accounts of the master's mysql.global_priv (mysql_native_password "
+           "hashes, host patterns), read as the [monitor] user; [user.NAME] sections win"),
+    K_INT("proxy", "users_refresh_interval_s", rwp_config, users_refresh_interval_s, "5", 0, 86400,
+          "with users_from_backend: least time between two reloads of the accounts caused by "
+          "failed logins (unknown user or wrong password); RELOAD always reloads them"),
     K_INT("proxy", "shutdown_timeout_ms", rwp_config, shutdown_timeout_ms, "10000", 1, 3600000,
           "on SIGTERM/SIGINT, how long running statements may finish before connections are "
           "closed"),
@@ -132,6 +142,34 @@ static const rwp_config_key key_table[] = {
      RWP_CK_SIZE, offsetof(rwp_config, max_packet_size), 0, sizeof(int64_t), 1024, 1073741824, 0},
     K_INT("limits", "client_idle_timeout_s", rwp_config, client_idle_timeout_s, "0", 0, 31536000,
           "close client connections idle this long (0 = never)"),
+    K_BOOL("pool", "multiplex", pool_multiplex, "on",
+           "a session holds a backend connection only while it must (transaction, result being "
+           "relayed, LOCK TABLES, temporary tables, user locks, prepared statements, pinned "
+           "state); otherwise it goes back to the pool after each statement. off: a session "
+           "keeps its connections until it ends (they are pooled then)"),
+    K_INT("pool", "max_idle", rwp_config, pool_max_idle, "64", 0, 100000,
+          "idle backend connections kept per server for reuse (shared out over the worker "
+          "threads); more are closed"),
+    K_INT("pool", "idle_timeout_s", rwp_config, pool_idle_timeout_s, "300", 1, 86400,
+          "a pooled connection idle this long is closed"),
+    K_INT("pool", "wait_timeout_ms", rwp_config, pool_wait_timeout_ms, "10000", 0, 3600000,
+          "with multiplex on, a statement for a server at its [server.NAME] max_connections "
+          "waits this long for a connection to come free, then gets ERR 1040"),
+    K_STR("tls", "cert", RWP_CK_PATH, "path", rwp_config, tls_cert, "", 0, 0,
+          "certificate chain (PEM) rwproxy shows clients (relative to the config file's folder); "
+          "with key, the greeting offers TLS (CLIENT_SSL); empty: no TLS for clients"),
+    K_STR("tls", "key", RWP_CK_PATH, "path", rwp_config, tls_key, "", 0, 0,
+          "private key of cert (PEM, without passphrase; relative to the config file's folder)"),
+    K_STR("tls", "ca", RWP_CK_PATH, "path", rwp_config, tls_ca, "", 0, 0,
+          "CA certificates (PEM): clients that use TLS must present a certificate signed by one "
+          "of them; empty: no client certificate is asked for"),
+    K_BOOL("tls", "require", tls_require, "off",
+           "refuse clients that did not switch to TLS: ERR 1045 (28000) after their login packet"),
+    K_STR("tls", "ciphers", RWP_CK_STRING, "string", rwp_config, tls_ciphers, "", 0, 0,
+          "OpenSSL cipher list for TLS 1.2 (TLS 1.3 keeps OpenSSL's suites); empty: OpenSSL's "
+          "default"),
+    K_ENUM("tls", "min_version", rwp_config, tls_min_version, "TLSv1.2|TLSv1.3", "TLSv1.2",
+           "lowest TLS version accepted from clients"),
     K_STR("drill", "user", RWP_CK_STRING, "string", rwp_config, drill_user, "", 0, 0,
           "application user rwproxyctl drills write markers through rwproxy with; empty: the "
           "first [user.NAME] with a clear-text password"),
@@ -155,6 +193,17 @@ static const rwp_config_key key_table[] = {
           "backend connections rwproxy opens to it at most (0 = unlimited)"),
     K_ENUM("server.NAME", "promotion", rwp_server_cfg, promotion_never, "always|never", "always",
            "never: failover and switchover never promote this server"),
+    {"server.NAME", "tls", "boolean", "off", 1,
+     "rwproxy's connections to this server use TLS (SSL request, then the login encrypted); "
+     "off: plain",
+     RWP_CK_BOOL, offsetof(rwp_server_cfg, tls), 0, sizeof(int), 0, 1, 0},
+    K_STR("server.NAME", "tls_ca", RWP_CK_PATH, "path", rwp_server_cfg, tls_ca, "", 0, 0,
+          "CA certificates (PEM) the server's certificate must be signed by (relative to the "
+          "config file's folder); needs tls = on"),
+    {"server.NAME", "tls_verify", "boolean", NULL, 1,
+     "check the server's certificate chain and that it names host (DNS name or IP address); "
+     "default: on when tls_ca is set, else off (on without tls_ca: the system's CAs)",
+     RWP_CK_BOOL, offsetof(rwp_server_cfg, tls_verify), 0, sizeof(int), 0, 1, 0},
     {"user.NAME", "password", "password", NULL, 1,
      "clear-text password of the client user (empty: no password); give this or password_hash",
      RWP_CK_USER_PASSWORD, offsetof(rwp_user_cfg, password), 0, FSIZE(rwp_user_cfg, password), 0,
@@ -183,8 +232,10 @@ static const rwp_config_key key_table[] = {
 /* The enums map straight onto the order of the words in the table's choices. */
 _Static_assert(RWP_LOGL_ERROR == 0 && RWP_LOGL_DEBUG == 3,
                "log_level order: error|warn|info|debug");
+_Static_assert(RWP_LOG_TEXT == 0 && RWP_LOG_JSON == 1, "log_format order: text|json");
 _Static_assert(RWP_BALANCE_WEIGHTED == 2, "balance order: least_connections|round_robin|weighted");
 _Static_assert(RWP_CONSISTENCY_GLOBAL == 2, "consistency order: eventual|session|global");
+_Static_assert(RWP_TLS_MIN_12 == 0 && RWP_TLS_MIN_13 == 1, "min_version order: TLSv1.2|TLSv1.3");
 
 static const char SERVER_SECTION[] = "server.NAME"; /* table section of [server.X] keys */
 static const char USER_SECTION[] = "user.NAME";     /* table section of [user.X] keys */
@@ -401,8 +452,11 @@ static int set_user_password(rwp_user_cfg *u, const rwp_config_key *k, const cha
     u->has_password = n > 0;
     memset(u->h1, 0, sizeof u->h1);
     memset(u->h2, 0, sizeof u->h2);
-    if (n > 0)
+    memset(u->sha2, 0, sizeof u->sha2);
+    if (n > 0) {
         proto_native_hash_password(v, n, u->h1, u->h2);
+        proto_sha2_hash_password(v, n, u->sha2);
+    }
     return 0;
 }
 
@@ -414,6 +468,7 @@ static int set_user_hash(rwp_user_cfg *u, const char *v, char *msg, size_t mlen)
     u->has_h1 = 0;
     u->password[0] = '\0';
     memset(u->h1, 0, sizeof u->h1);
+    memset(u->sha2, 0, sizeof u->sha2);
     return 0;
 }
 
@@ -1052,6 +1107,58 @@ static void compile_rules(parse_state *ps)
     }
 }
 
+/* The line a key of a section was set on (0 if not set or no such section). */
+static int key_line(const sec_meta *m, const char *tsection, const char *key)
+{
+    size_t i = key_index(tsection, key);
+    return m && i < NKEYS ? m->key_lines[i] : 0;
+}
+
+/* [tls]: cert and key go together; build the clients' TLS context (proxy/tls.c) so that a
+ * bad certificate or key is a configuration error at start, --check and reload. */
+static void check_tls(parse_state *ps)
+{
+    rwp_config *c = ps->cfg;
+    const sec_meta *m = find_section(ps, SEC_FIXED, "tls");
+    if (!c->tls_cert[0] != !c->tls_key[0]) {
+        perr(ps, m ? m->line : 0, "tls", c->tls_cert[0] ? "key" : "cert",
+             "missing (cert and key go together)");
+        return;
+    }
+    if (!c->tls_cert[0]) {
+        if (c->tls_require || c->tls_ca[0])
+            perr(ps, key_line(m, "tls", c->tls_require ? "require" : "ca"), "tls",
+                 c->tls_require ? "require" : "ca", "needs cert and key");
+        return;
+    }
+    if (ps->nerrors)
+        return;
+    char msg[512];
+    const char *bad = "cert";
+    c->tls_ctx = rwp_tls_server_ctx(c->tls_cert, c->tls_key, c->tls_ca, c->tls_ciphers,
+                                    c->tls_min_version, &bad, msg, sizeof msg);
+    if (!c->tls_ctx)
+        perr(ps, key_line(m, "tls", bad), "tls", bad, "%s", msg);
+}
+
+/* [server.NAME] tls*: tls_verify defaults to on with tls_ca; build the server's context. */
+static void check_server_tls(parse_state *ps, const sec_meta *m)
+{
+    rwp_server_cfg *s = &ps->cfg->servers[m->index];
+    if (!key_line(m, SERVER_SECTION, "tls_verify"))
+        s->tls_verify = s->tls_ca[0] != '\0';
+    if (!s->tls) {
+        if (s->tls_ca[0] || key_line(m, SERVER_SECTION, "tls_verify"))
+            perr(ps, key_line(m, SERVER_SECTION, s->tls_ca[0] ? "tls_ca" : "tls_verify"), m->name,
+                 s->tls_ca[0] ? "tls_ca" : "tls_verify", "needs tls = on");
+        return;
+    }
+    char msg[512];
+    s->tls_ctx = rwp_tls_backend_ctx(s->tls_ca, s->tls_verify, msg, sizeof msg);
+    if (!s->tls_ctx)
+        perr(ps, key_line(m, SERVER_SECTION, "tls_ca"), m->name, "tls_ca", "%s", msg);
+}
+
 static void validate(parse_state *ps)
 {
     for (int i = 0; i < ps->nsecs; i++) {
@@ -1061,8 +1168,10 @@ static void validate(parse_state *ps)
         check_required(ps, m);
         if (m->kind == SEC_USER)
             check_user(ps, m);
-        if (m->kind == SEC_SERVER)
+        if (m->kind == SEC_SERVER) {
             check_server_addresses(ps, m);
+            check_server_tls(ps, m);
+        }
         if (m->kind == SEC_RULE)
             check_rule(ps, m);
     }
@@ -1072,6 +1181,7 @@ static void validate(parse_state *ps)
     check_listeners(ps);
     sort_users(ps);
     compile_rules(ps);
+    check_tls(ps);
 }
 
 /* ------------------------------------------------------------ load / free ---- */
@@ -1103,6 +1213,9 @@ void rwp_config_free(rwp_config *c)
     if (c->users)
         explicit_bzero(c->users, (size_t)c->nusers * sizeof *c->users);
     free(c->users);
+    rwp_tls_ctx_free(c->tls_ctx);
+    for (int i = 0; c->servers && i < c->nservers; i++)
+        rwp_tls_ctx_free(c->servers[i].tls_ctx);
     free(c->servers);
     free(c->rules);
     rwr_rules_free(c->ruleset);

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct ssl_ctx_st; /* OpenSSL's SSL_CTX (proxy/tls.h builds them) */
+
 #define RWP_MAX_SERVERS 64    /* most [server.NAME] sections a file may have */
 #define RWP_CONFIG_NAME_MAX 63 /* longest NAME in [server.NAME] / [user.NAME] */
 
@@ -26,6 +28,11 @@ typedef struct {
     int weight;           /* share of reads with balance = weighted (0..1000, default 1) */
     int max_connections;  /* backend connections rwproxy may open to it (0 = unlimited) */
     int promotion_never;  /* 1 if promotion = never: failover never promotes this server */
+    /* TLS to this server (proxy/tls.c) */
+    int tls;              /* tls = on: rwproxy's connections to it use TLS */
+    char tls_ca[1024];    /* tls_ca: CA file its certificate is checked against ("" = none) */
+    int tls_verify;       /* tls_verify: check its certificate and host (default: on with tls_ca) */
+    struct ssl_ctx_st *tls_ctx; /* built at validation when tls = on (owned), else NULL */
 } rwp_server_cfg;
 
 /* One [user.NAME] section: a client user rwproxy authenticates itself. */
@@ -36,6 +43,7 @@ typedef struct {
     uint8_t h2[20];       /* SHA1(SHA1(password)), what mysql.user stores as "*HEX" */
     int has_h1;           /* 1 if h1 is known (clear "password" given, even empty) */
     uint8_t h1[20];       /* SHA1(password) when has_h1 (zero if the password is empty) */
+    uint8_t sha2[32];     /* SHA256(SHA256(password)) when has_h1: caching_sha2_password's fast path */
     int max_connections;  /* client connections allowed for this user (0 = unlimited) */
 } rwp_user_cfg;
 
@@ -61,8 +69,11 @@ typedef struct rwp_config {
     int listen_port;                /* [proxy] listen: port */
     int threads;                    /* [proxy] threads: worker loops (1..256) */
     int log_level;                  /* [proxy] log_level: RWP_LOGL_* (0 error .. 3 debug) */
+    int log_format;                 /* [proxy] log_format: RWP_LOG_TEXT or RWP_LOG_JSON */
     int shutdown_timeout_ms;        /* [proxy] shutdown_timeout_ms: drain time on SIGTERM */
     int backend_connect_timeout_ms; /* [proxy] backend_connect_timeout_ms: connect + login of a backend connection */
+    int users_from_backend;         /* [proxy] users_from_backend: bool; accounts loaded from the master's mysql.global_priv */
+    int users_refresh_interval_s;   /* [proxy] users_refresh_interval_s: least time between two refreshes caused by failed logins */
     char admin_host[256];           /* [admin] listen: host of the admin port */
     int admin_port;                 /* [admin] listen: port of the admin port */
     char admin_user[128];           /* [admin] user */
@@ -93,6 +104,18 @@ typedef struct rwp_config {
     int handshake_timeout_ms;       /* [limits] handshake_timeout_ms */
     int64_t max_packet_size;        /* [limits] max_packet_size in bytes */
     int client_idle_timeout_s;      /* [limits] client_idle_timeout_s (0 = never) */
+    /* [tls]: TLS for clients (proxy/tls.c) */
+    char tls_cert[1024];            /* [tls] cert: certificate chain file, PEM ("" = no TLS) */
+    char tls_key[1024];             /* [tls] key: its private key, PEM */
+    char tls_ca[1024];              /* [tls] ca: TLS clients must present a certificate signed by it ("" = none asked) */
+    int tls_require;                /* [tls] require: bool; plain clients are refused (1045) */
+    char tls_ciphers[512];          /* [tls] ciphers: TLS 1.2 cipher list ("" = OpenSSL's default) */
+    int tls_min_version;            /* [tls] min_version: RWP_TLS_MIN_* */
+    struct ssl_ctx_st *tls_ctx;     /* built from [tls] at validation when cert is set (owned), else NULL */
+    int pool_multiplex;             /* [pool] multiplex: sessions hold backends only while they must */
+    int pool_max_idle;              /* [pool] max_idle: idle pooled connections kept per server */
+    int pool_idle_timeout_s;        /* [pool] idle_timeout_s: pooled connections idle longer are closed */
+    int pool_wait_timeout_ms;       /* [pool] wait_timeout_ms: longest wait for a connection at a server's max_connections */
     char drill_user[128];           /* [drill] user: application user of rwproxyctl drills ("" = first [user.NAME] with a clear password) */
     char drill_password[256];       /* [drill] password of that user */
     char drill_schema[65];          /* [drill] schema of the marker table (default rwproxy_drill) */

@@ -111,8 +111,9 @@ static void kc_failed(void *owner, rwp_backend *be, const uint8_t *err, size_t l
     (void)be;
     (void)err;
     (void)len;
-    log_warn("client %llu: could not send '%s' to %s: %s", (unsigned long long)k->id, k->sql,
-             be->name, reason);
+    LOG_AT(RWP_LOGL_WARN, &((rwp_log_ctx){k->id, k->user, be->name, NULL}),
+           "client %llu: could not send '%s' to %s: %s", (unsigned long long)k->id, k->sql,
+           be->name, reason);
     free(k); /* the backend closes itself after this */
 }
 
@@ -125,13 +126,15 @@ static void kc_event(void *owner, rwp_backend *be, const proto_walk_event *ev)
 {
     kill_conn *k = owner;
     if (ev->type == WALK_EV_ERR)
-        log_info("client %llu: '%s' on %s was refused", (unsigned long long)k->id, k->sql, be->name);
+        LOG_AT(RWP_LOGL_INFO, &((rwp_log_ctx){k->id, k->user, be->name, NULL}),
+               "client %llu: '%s' on %s was refused", (unsigned long long)k->id, k->sql, be->name);
 }
 
 static void kc_answered(void *owner, rwp_backend *be)
 {
     kill_conn *k = owner;
-    log_debug("client %llu: '%s' sent to %s", (unsigned long long)k->id, k->sql, be->name);
+    LOG_AT(RWP_LOGL_DEBUG, &((rwp_log_ctx){k->id, k->user, be->name, NULL}),
+           "client %llu: '%s' sent to %s", (unsigned long long)k->id, k->sql, be->name);
     free(k);
     rwp_backend_close(be); /* detaches the owner */
 }
@@ -197,8 +200,8 @@ static void kill_on_worker(rwp_worker *w, void *arg)
     m->found = 1;
     w->stats.kills++;
     rwp_backend *be = running_backend(c);
-    log_info("client %llu (%s): %s", (unsigned long long)c->id, c->user,
-             m->query_only ? "KILL QUERY" : "KILL CONNECTION");
+    LOG_AT(RWP_LOGL_INFO, &((rwp_log_ctx){c->id, c->user, NULL, c->peer}), "client %llu (%s): %s",
+           (unsigned long long)c->id, c->user, m->query_only ? "KILL QUERY" : "KILL CONNECTION");
     if (be)
         kill_backend_statement(c, be, m->query_only);
     if (m->query_only) {

@@ -16,6 +16,7 @@
 #include "proxy/monitor.h"
 #include "proxy/reload.h"
 #include "proxy/topology.h"
+#include "proxy/users.h"
 #include "proxy/worker.h"
 
 #define RWPROXY_VERSION "0.1.0"
@@ -150,6 +151,7 @@ int main(int argc, char **argv)
         return 0;
     }
     rwp_log_set_level(cfg->log_level);
+    rwp_log_set_format(cfg->log_format);
     signal(SIGPIPE, SIG_IGN);
     mysql_library_init(0, NULL, NULL);
 
@@ -170,6 +172,11 @@ int main(int argc, char **argv)
     rwp_monitor *mon = rwp_monitor_start(cfg, &proxy.topo);
     if (!mon) {
         log_error("cannot start the monitor");
+        return 1;
+    }
+    proxy.users = rwp_users_start(&proxy); /* loads the master's accounts with users_from_backend */
+    if (!proxy.users) {
+        log_error("cannot start the backend account loader");
         return 1;
     }
     main_ctx m = {.proxy = &proxy, .monitor = mon};
@@ -209,6 +216,7 @@ int main(int argc, char **argv)
             rwp_worker_join(&proxy.workers[i]);
         log_info("rwproxy stopped");
     }
+    rwp_users_stop(proxy.users);
     rwp_monitor_stop(mon);
     rwp_topo_slot_destroy(&proxy.topo);
     free(proxy.workers);

@@ -3,7 +3,8 @@
  * validated whole by rwp_config_load; keys marked "restart" and the server list must not
  * change (live server changes come later); then every worker adopts it on its own thread
  * (rwp_worker_call): new rule matcher, rule counters restarted, users, routing and limit
- * keys in force for the next statement. The replaced configuration is kept until exit: the
+ * keys in force for the next statement; with users_from_backend the master's accounts are
+ * loaded again (RELOAD waits for them). The replaced configuration is kept until exit: the
  * monitor thread keeps the one it started with, and nothing that still points into it may
  * see it freed.
  */
@@ -14,10 +15,12 @@
 #include <string.h>
 
 #include "proxy/log.h"
+#include "proxy/users.h"
 #include "proxy/worker.h"
 #include "router/rules.h"
 
 #define ADOPT_TIMEOUT_MS 5000 /* how long one worker may take to adopt the new configuration */
+#define USERS_RELOAD_TIMEOUT_MS 10000 /* how long RELOAD waits for the backend accounts */
 
 /* Do both configurations list the same servers (name, host, port, in order)? */
 static int same_servers(const rwp_config *a, const rwp_config *b, char *why, size_t cap)
@@ -91,17 +94,34 @@ static int reload_locked(rwp_proxy *p, char *msg, size_t cap)
             late++;
     p->cfg = neu;
     rwp_log_set_level(neu->log_level);
+    rwp_log_set_format(neu->log_format);
     snprintf(msg, cap, "configuration reloaded from %s (%d servers, %d users, %d rules)%s", neu->path,
              neu->nservers, neu->nusers, neu->nrules,
              late ? "; some workers did not answer (shutting down?) and keep the previous one" : "");
     return 0;
 }
 
+/* With users_from_backend: load the master's accounts again and wait (bounded) for them, so
+ * an account dropped before RELOAD no longer logs in once RELOAD has answered. */
+static void reload_backend_users(rwp_proxy *p, char *msg, size_t cap)
+{
+    char umsg[300];
+    if (!p->users)
+        return;
+    rwp_users_reload(p->users, USERS_RELOAD_TIMEOUT_MS, umsg, sizeof umsg);
+    size_t used = strlen(msg);
+    if (used < cap)
+        snprintf(msg + used, cap - used, "; %s", umsg);
+}
+
 int rwp_proxy_reload(rwp_proxy *p, char *msg, size_t cap)
 {
     pthread_mutex_lock(&p->reload_mu);
     int rc = reload_locked(p, msg, cap);
+    int load_users = rc == 0 && p->cfg->users_from_backend;
     pthread_mutex_unlock(&p->reload_mu);
+    if (load_users)
+        reload_backend_users(p, msg, cap);
     if (rc == 0)
         log_info("%s", msg);
     else

@@ -17,12 +17,13 @@
 #include "proxy/client.h"
 #include "proxy/kill.h"
 #include "proxy/log.h"
+#include "proxy/pool.h"
 #include "proxy/stats.h"
 #include "proxy/worker.h"
 
 #define SLOG(lvl, c, be, ...)                                                               \
     do {                                                                                   \
-        rwp_log_ctx ctx_ = {(c)->id, (c)->user, (be) ? (be)->name : NULL};                 \
+        rwp_log_ctx ctx_ = {(c)->id, (c)->user, (be) ? (be)->name : NULL, (c)->peer};      \
         LOG_AT(lvl, &ctx_, __VA_ARGS__);                                                   \
     } while (0)
 
@@ -35,8 +36,10 @@ void rwp_session_init(rwp_client *c, int nservers)
     c->srv_failed = calloc((size_t)nservers, 1);
     c->master = -1;
     c->prev_server = -1;
+    c->last_replica = -1;
     c->trx_replica = -1;
     c->cur.target = -1;
+    c->pool_wait_server = -1;
     rwr_session_init(&c->sess);
     c->track_gtid = c->worker->cfg->consistency != RWP_CONSISTENCY_EVENTUAL;
 }
@@ -65,6 +68,7 @@ static void free_stmts(rwp_client *c)
 
 void rwp_session_free(rwp_client *c)
 {
+    rwp_pool_unwait(&c->worker->pool, c);
     for (int i = 0; i < c->nrw; i++)
         free(c->rw[i].pkt);
     c->nrw = 0;
@@ -238,7 +242,7 @@ static int pick_least_connections(rwp_client *c, const rwp_topology *t)
         int i = (int)((start + (uint32_t)k) % (uint32_t)n);
         if (!replica_usable(c, t, i))
             continue;
-        if (c->bes[i])
+        if (c->bes[i] || i == c->last_replica)
             return i;
         long conns = atomic_load(&c->worker->proxy->server_conns[i]);
         long weight = cfg->servers[i].weight;
@@ -335,6 +339,21 @@ static int named_server(rwp_client *c, const char *name)
     return up ? idx : -1;
 }
 
+/* The connection that ran the previous statement went back to the pool: take it again if
+ * no other session has used it since. Returns 1 if c->bes[idx] is that connection. */
+static int reclaim_previous(rwp_client *c, int idx)
+{
+    rwp_backend *be = rwp_pool_reclaim(&c->worker->pool, idx, c->id, c->prev_lease);
+    SLOG(RWP_LOGL_DEBUG, c, be, "reclaim %d lease %llu: %s", idx, (unsigned long long)c->prev_lease, be ? "yes" : "no");
+    if (!be)
+        return 0;
+    rwp_backend_adopt(be, &rwp_client_backend_ops, c, c->id, c->user);
+    be->last_owner = c->id;
+    be->replayed = be->st_n <= c->sess.nhist ? be->st_n : c->sess.nhist;
+    c->bes[idx] = be;
+    return 1;
+}
+
 /* Turn a routing destination into a server index (falling back to the master). */
 static int resolve_target(rwp_client *c, rwr_dest dest)
 {
@@ -355,7 +374,7 @@ static int resolve_target(rwp_client *c, rwr_dest dest)
         break;
     case RWR_DEST_PREVIOUS:
         idx = c->prev_server;
-        if (idx >= 0 && !c->bes[idx])
+        if (idx >= 0 && !c->bes[idx] && !reclaim_previous(c, idx))
             idx = -1;
         break;
     default:
@@ -369,7 +388,8 @@ static int resolve_target(rwp_client *c, rwr_dest dest)
 /* Send one of rwproxy's own commands on be; its answer is walked but not relayed. */
 static void send_internal(rwp_client *c, rwp_backend *be, int purpose, const uint8_t *pkt, size_t len)
 {
-    static const char *const purposes[] = {"none", "replay", "prepare", "gtid wait", "track", "close"};
+    static const char *const purposes[] = {"none", "replay", "prepare", "gtid wait", "track", "close",
+                                            "insert id"};
     SLOG(RWP_LOGL_DEBUG, c, be, "internal %s on %s", purposes[purpose], be->name);
     be->internal = purpose;
     be->internal_err = 0;
@@ -469,8 +489,10 @@ static void send_client_command(rwp_client *c, rwp_backend *be)
     c->relayed = 0;
     rwp_server_stats *st = &c->worker->server_stats[idx];
     st->queries++;
-    if (c->cur.dest == RWR_DEST_REPLICA && idx != c->master)
+    if (c->cur.dest == RWR_DEST_REPLICA && idx != c->master) {
         st->reads++;
+        c->last_replica = idx;
+    }
     if (idx != c->master)
         st->on_replica++;
     c->cur.sent_ns = kind != RESP_NONE ? uv_hrtime() : 0;
@@ -697,9 +719,9 @@ int rwp_session_relay(rwp_client *c, rwp_chunk *ch, const uint8_t *p, size_t len
     for (int i = 0; i < c->nrw && rc == 0; i++) {
         rwp_rewrite *r = &c->rw[i];
         if (r->start > off && r->start <= len)
-            rc = rwp_write_chunk((uv_stream_t *)&c->tcp, ch, p + off, r->start - off, done);
+            rc = rwp_client_write_chunk(c, ch, p + off, r->start - off, done);
         if (rc == 0) {
-            rc = rwp_write_owned((uv_stream_t *)&c->tcp, r->pkt, r->len, done);
+            rc = rwp_client_write_owned(c, r->pkt, r->len, done);
             r->pkt = NULL;
         }
         off = r->end;
@@ -708,7 +730,7 @@ int rwp_session_relay(rwp_client *c, rwp_chunk *ch, const uint8_t *p, size_t len
         free(c->rw[i].pkt);
     c->nrw = 0;
     if (rc == 0 && off < len)
-        rc = rwp_write_chunk((uv_stream_t *)&c->tcp, ch, p + off, len - off, done);
+        rc = rwp_client_write_chunk(c, ch, p + off, len - off, done);
     return rc;
 }
 
@@ -863,6 +885,24 @@ int rwp_session_recheck(rwp_client *c, uint64_t now)
     return 0;
 }
 
+/* Does the statement about to run on be read LAST_INSERT_ID() (or @@identity), and was the
+ * session's value made on another connection? Then be gets it first. */
+static int needs_insert_id(const rwp_client *c, const rwp_backend *be)
+{
+    if (c->last_insert_id == be->last_insert_id || c->cur.cmd != COM_QUERY || c->cur.len == 0)
+        return 0;
+    const char *sql = (const char *)rwp_inbuf_head(&c->in) + PROTO_HDR_LEN + 1;
+    size_t len = c->cur.len - PROTO_HDR_LEN - 1;
+    static const char *const keys[] = {"insert_id", "identity"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        size_t kl = strlen(keys[k]);
+        for (size_t i = 0; i + kl <= len; i++)
+            if ((sql[i] | 0x20) == keys[k][0] && strncasecmp(sql + i, keys[k], kl) == 0)
+                return 1;
+    }
+    return 0;
+}
+
 void rwp_session_dispatch(rwp_client *c)
 {
     if (c->state != CL_COMMAND || c->cur.sent)
@@ -877,10 +917,18 @@ void rwp_session_dispatch(rwp_client *c)
     c->cur.waiting = 0;
     rwp_backend *be = c->bes[idx];
     if (!be) {
-        if (rwp_client_open_backend(c, idx) != 0 && !rwp_session_backend_failed(c, idx, "cannot connect"))
-            rwp_client_fail(c, 1, ER_UNKNOWN_ERROR, "HY000", "rwproxy: cannot connect to server %s",
-                            c->worker->cfg->servers[idx].name);
-        return; /* be_ready calls back */
+        switch (rwp_session_attach(c, idx)) {
+        case RWP_ATTACH_READY:
+            be = c->bes[idx];
+            break;
+        case RWP_ATTACH_FAILED:
+            if (!rwp_session_backend_failed(c, idx, "cannot connect"))
+                rwp_client_fail(c, 1, ER_UNKNOWN_ERROR, "HY000", "rwproxy: cannot connect to server %s",
+                                c->worker->cfg->servers[idx].name);
+            return;
+        default:
+            return; /* be_ready, or the pool's wake-up, calls back */
+        }
     }
     if (be->state != BE_IDLE)
         return;
@@ -899,6 +947,12 @@ void rwp_session_dispatch(rwp_client *c)
     }
     if (stmt_needs_prepare(c, idx)) {
         send_internal_prepare(c, be, c->cur.stmt);
+        return;
+    }
+    if (needs_insert_id(c, be)) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "SET LAST_INSERT_ID = %llu", (unsigned long long)c->last_insert_id);
+        send_internal_query(c, be, RWP_INT_INSERT_ID, sql);
         return;
     }
     send_client_command(c, be);
@@ -926,6 +980,10 @@ static void route_statement(rwp_client *c)
 static void classify_query(rwp_client *c, const uint8_t *sql, size_t len)
 {
     rwr_classify((const char *)sql, len, rwr_session_is_temp, &c->sess, &c->cur.dec);
+    if (c->cur.dec.flags & RWR_F_CALC_FOUND_ROWS)
+        c->cur.keep_backend = 1; /* FOUND_ROWS() follows on the same connection */
+    if (!strcmp(c->cur.dec.keyword, "CALL"))
+        c->hold_master = 1; /* the procedure may leave state no history can replay */
     if ((c->cur.dec.flags & RWR_F_MULTI) && (c->cur.dec.flags & RWR_F_SESSION)) {
         rwr_session_pin(&c->sess, "multi-statement with session state");
         c->cur.dec.flags &= ~RWR_F_SESSION;
@@ -1109,6 +1167,29 @@ void rwp_session_start_command(rwp_client *c, const uint8_t *pkt, uint32_t len)
 
 /* ---- answers ---- */
 
+/* Warnings and the insert id of an OK or EOF packet: a statement with warnings keeps its
+ * connection for the next statement (SHOW WARNINGS); an insert id is the session's
+ * LAST_INSERT_ID() from now on. */
+static void note_ok_counts(rwp_client *c, rwp_backend *be, const proto_walk_event *ev)
+{
+    if (ev->captured < ev->payload_len || ev->captured == 0)
+        return;
+    if (ev->payload[0] == PKT_EOF && ev->payload_len < 9) {
+        if (ev->captured >= 3 && proto_u16(ev->payload + 1) > 0)
+            c->cur.keep_backend = 1;
+        return;
+    }
+    proto_ok ok;
+    if (proto_ok_decode(ev->payload, ev->captured, be->caps, &ok) != PROTO_OK)
+        return;
+    if (ok.warnings > 0)
+        c->cur.keep_backend = 1;
+    if (ok.last_insert_id) {
+        c->last_insert_id = ok.last_insert_id;
+        be->last_insert_id = ok.last_insert_id;
+    }
+}
+
 void rwp_session_event(rwp_client *c, rwp_backend *be, const proto_walk_event *ev)
 {
     if (be->internal) {
@@ -1123,6 +1204,7 @@ void rwp_session_event(rwp_client *c, rwp_backend *be, const proto_walk_event *e
     switch (ev->type) {
     case WALK_EV_ERR:
         c->cur.got_err = 1;
+        c->cur.keep_backend = 1; /* SHOW ERRORS / SHOW WARNINGS may follow */
         break;
     case WALK_EV_PREPARE_OK:
         if (ev->captured >= 9) {
@@ -1137,6 +1219,7 @@ void rwp_session_event(rwp_client *c, rwp_backend *be, const proto_walk_event *e
     case WALK_EV_OK:
     case WALK_EV_EOF:
         inspect_ok(c, be, ev);
+        note_ok_counts(c, be, ev);
         if (ev->last) {
             c->cur.final_status = ev->status;
             c->cur.have_status = 1;
@@ -1302,6 +1385,11 @@ static void internal_done(rwp_client *c, rwp_backend *be)
         rwp_session_dispatch(c);
         return;
     }
+    if (purpose == RWP_INT_INSERT_ID) {
+        be->last_insert_id = c->last_insert_id; /* even if refused: tried once */
+        rwp_session_dispatch(c);
+        return;
+    }
     if (failed || (purpose == RWP_INT_PREPARE && !be->internal_stmt_id)) {
         const char *why = purpose == RWP_INT_REPLAY ? "replaying the session state failed"
                                                      : "preparing the statement failed";
@@ -1369,6 +1457,163 @@ void rwp_session_answered(rwp_client *c, rwp_backend *be)
         rwp_inbuf_consume(&c->in, c->cur.len);
     c->cur.len = 0;
     c->stream = STREAM_NONE;
+    rwp_client_set_state(c, CL_IDLE);
+    if (c->worker->cfg->pool_multiplex)
+        rwp_session_release_backends(c, 0);
+    rwp_client_process_input(c);
+}
+
+/* ---- the pool: attaching and releasing connections ---- */
+
+/* What the session asks of a pooled connection to server idx. */
+static void pool_want(const rwp_client *c, int idx, rwp_pool_want *want)
+{
+    want->user = c->user;
+    want->h1 = c->has_password ? c->h1 : NULL;
+    want->db = c->db;
+    want->charset = c->charset;
+    want->caps = c->caps;
+    want->want_session_track = c->track_gtid && idx == c->master;
+    want->hist = c->sess.hist;
+    want->nhist = c->sess.nhist;
+}
+
+rwp_attach_result rwp_session_attach(rwp_client *c, int idx)
+{
+    rwp_pool *pool = &c->worker->pool;
+    rwp_pool_want want;
+    pool_want(c, idx, &want);
+    long from = -1;
+    rwp_backend *be = rwp_pool_take(pool, idx, &want, &from);
+    if (be) {
+        rwp_backend_adopt(be, &rwp_client_backend_ops, c, c->id, c->user);
+        be->last_owner = c->id;
+        c->bes[idx] = be;
+        if (from >= 0) {
+            be->replayed = (size_t)from;
+            return RWP_ATTACH_READY;
+        }
+        rwp_login login;
+        rwp_client_login_params(c, idx, &login);
+        rwp_backend_change_user(be, &login); /* on failure its failed callback has run */
+        return RWP_ATTACH_PENDING;
+    }
+    if (!rwp_pool_may_open(pool, idx)) {
+        if (pool->srv[idx].idle) /* idle but unfit (other capabilities): make room */
+            rwp_pool_flush_server(pool, idx);
+        rwp_pool_wait(pool, c, idx);
+        SLOG(RWP_LOGL_DEBUG, c, (rwp_backend *)NULL, "waits for a connection to %s (max_connections)",
+             c->worker->cfg->servers[idx].name);
+        return RWP_ATTACH_WAIT;
+    }
+    return rwp_client_open_backend(c, idx) == 0 ? RWP_ATTACH_PENDING : RWP_ATTACH_FAILED;
+}
+
+/* Are statements of the session prepared on its connection to server i? */
+static int has_statements(const rwp_client *c, int i)
+{
+    for (const rwp_stmt *st = c->stmts; st; st = st->next)
+        if (st->be_id[i])
+            return 1;
+    return 0;
+}
+
+/* Send COM_STMT_CLOSE (no answer) for every statement of the session prepared on its
+ * connection to server i. */
+static void close_statements_on(rwp_client *c, int i)
+{
+    for (rwp_stmt *st = c->stmts; st && c->bes[i]; st = st->next) {
+        if (!st->be_id[i])
+            continue;
+        uint8_t pkt[PROTO_HDR_LEN + 5];
+        proto_hdr_write(pkt, 5, 0);
+        pkt[PROTO_HDR_LEN] = COM_STMT_CLOSE;
+        proto_put_u32(pkt + PROTO_HDR_LEN + 1, st->be_id[i]);
+        if (rwp_backend_send_command(c->bes[i], pkt, sizeof pkt, RESP_NONE, 0) != 0)
+            return;
+        st->be_id[i] = 0;
+    }
+}
+
+/* Must the session keep its connection to server i after the command that just finished? */
+static int must_keep_backend(const rwp_client *c, int i)
+{
+    const rwp_backend *be = c->bes[i];
+    if (be->state != BE_IDLE || be->internal || be->paused)
+        return 1;
+    if (c->cur.keep_backend && i == c->cur.target)
+        return 1;
+    if (i == c->master && (rwp_session_bound_to_master(c) || c->hold_master))
+        return 1;
+    if (i == c->trx_replica && c->sess.ro_trx_on_replica)
+        return 1;
+    return has_statements(c, i);
+}
+
+/* Could a connection of an ending session serve another one after a reset? Not with a
+ * transaction, locks or pinned state on it: closing it is what releases those at once. */
+static int reusable_after_end(const rwp_client *c, int i)
+{
+    const rwp_backend *be = c->bes[i];
+    if (be->state != BE_IDLE || be->internal)
+        return 0;
+    if (i == c->master && rwp_session_bound_to_master(c))
+        return 0;
+    return !(i == c->trx_replica && c->sess.ro_trx_on_replica);
+}
+
+void rwp_session_release_backends(rwp_client *c, int final)
+{
+    for (int i = 0; i < c->nservers; i++) {
+        rwp_backend *be = c->bes[i];
+        if (!be)
+            continue;
+        if (final ? !reusable_after_end(c, i) : must_keep_backend(c, i)) {
+            if (final) {
+                c->bes[i] = NULL;
+                rwp_backend_close(be);
+            }
+            continue;
+        }
+        size_t n = be->replayed <= c->sess.nhist ? be->replayed : 0;
+        uint64_t chain = n ? c->sess.hist[n - 1].chain : 0;
+        if (final)
+            close_statements_on(c, i); /* the server frees them; the connection stays clean */
+        int dirty = final && ((i == c->master && c->hold_master) || be->replayed > c->sess.nhist);
+        c->bes[i] = NULL;
+        if (i == c->prev_server) /* FOUND_ROWS(), SHOW WARNINGS may want it back */
+            c->prev_lease = be->lease;
+        rwp_pool_put(&c->worker->pool, be, chain, n, dirty);
+    }
+}
+
+void rwp_session_pool_wake(rwp_client *c)
+{
+    if (c->state == CL_CONNECTING)
+        rwp_client_retry_login(c);
+    else if (c->state == CL_COMMAND && !c->cur.sent)
+        rwp_session_dispatch(c);
+}
+
+void rwp_session_pool_timeout(rwp_client *c, uint64_t waited_ms)
+{
+    if (c->state == CL_CONNECTING) {
+        rwp_client_fail(c, c->auth_seq, ER_CON_COUNT_ERROR, "08004",
+                        "rwproxy: no connection to the server came free within %llu ms "
+                        "([server] max_connections)", (unsigned long long)waited_ms);
+        return;
+    }
+    if (c->state != CL_COMMAND || c->cur.sent)
+        return;
+    SLOG(RWP_LOGL_INFO, c, (rwp_backend *)NULL, "%s waited %llu ms for a backend connection: ERR 1040",
+         proto_command_name(c->cur.cmd), (unsigned long long)waited_ms);
+    if (c->cur.len > 0)
+        rwp_inbuf_consume(&c->in, c->cur.len);
+    c->cur.len = 0;
+    if (proto_command_response_kind(c->cur.cmd) != RESP_NONE)
+        rwp_client_send_err(c, 1, ER_CON_COUNT_ERROR, "08004",
+                            "rwproxy: too many connections to the server; no backend connection came "
+                            "free within [pool] wait_timeout_ms; the statement was not executed");
     rwp_client_set_state(c, CL_IDLE);
     rwp_client_process_input(c);
 }

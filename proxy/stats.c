@@ -39,20 +39,18 @@ static int visit_workers(rwp_proxy *p, void (*fn)(rwp_worker *, void *), void *a
     return 0;
 }
 
-/* Backend connections of w per server: serving a command now / open and idle. */
+/* Backend connections of w per server: held by a session now / idle in the pool. */
 static void count_backends(rwp_worker *w, uint64_t *in_use, uint64_t *idle, int n)
 {
     for (rwp_client *c = w->clients; c; c = c->next) {
         for (int i = 0; i < c->nservers && i < n; i++) {
             rwp_backend *be = c->bes ? c->bes[i] : NULL;
-            if (!be)
-                continue;
-            if (be->state == BE_IDLE)
-                idle[i]++;
-            else if (be->state != BE_CLOSING)
+            if (be && be->state != BE_CLOSING)
                 in_use[i]++;
         }
     }
+    for (int i = 0; i < n && i < w->pool.nservers; i++)
+        idle[i] += (uint64_t)w->pool.srv[i].nidle;
 }
 
 /* ---- SHOW SERVERS, /metrics ---- */
@@ -129,6 +127,14 @@ static void visit_pools(rwp_worker *w, void *arg)
             rwp_table_setf(v->out, r, 3, "%llu", (unsigned long long)idle[i]);
             rwp_table_setf(v->out, r, 4, "%llu", (unsigned long long)s->be_opened);
             rwp_table_setf(v->out, r, 5, "%llu", (unsigned long long)s->be_failed);
+            static const rwp_pool_server none;
+            const rwp_pool_server *ps = i < w->pool.nservers ? &w->pool.srv[i] : &none;
+            rwp_table_setf(v->out, r, 6, "%d", ps->nwait);
+            rwp_table_setf(v->out, r, 7, "%llu", (unsigned long long)ps->stats.reused);
+            rwp_table_setf(v->out, r, 8, "%llu", (unsigned long long)ps->stats.reset);
+            rwp_table_setf(v->out, r, 9, "%llu", (unsigned long long)ps->stats.released);
+            rwp_table_setf(v->out, r, 10, "%llu", (unsigned long long)ps->stats.expired);
+            rwp_table_setf(v->out, r, 11, "%llu", (unsigned long long)ps->stats.wait_timeouts);
         }
     }
     free(in_use);
@@ -137,8 +143,10 @@ static void visit_pools(rwp_worker *w, void *arg)
 
 int rwp_stats_pools(rwp_proxy *p, rwp_table *out, char *err, size_t cap)
 {
-    static const char *const cols[] = {"worker", "server", "in_use", "idle", "opened", "failed"};
-    if (rwp_table_init(out, 6, cols) != 0) {
+    static const char *const cols[] = {"worker", "server", "in_use", "idle", "opened", "failed",
+                                       "waiting", "reused", "reset", "released", "expired",
+                                       "wait_timeouts"};
+    if (rwp_table_init(out, 12, cols) != 0) {
         snprintf(err, cap, "out of memory");
         return -1;
     }

@@ -84,6 +84,7 @@ int rwp_worker_init(rwp_worker *w, rwp_proxy *p, int index)
         w->matcher = rwr_rule_matcher_new(p->cfg->ruleset);
     w->start_ns = uv_hrtime();
     rwp_digests_init(&w->digests, RWP_DIGESTS_MAX);
+    int pool_rc = rwp_pool_init(&w->pool, w, p->cfg->nservers);
     /* the mutexes stay valid until exit: the admin side may still look ids up or try a call
      * while a worker shuts down */
     pthread_condattr_t ca;
@@ -93,7 +94,8 @@ int rwp_worker_init(rwp_worker *w, rwp_proxy *p, int index)
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&w->jobs_mu, NULL);
     pthread_mutex_init(&w->reg_mu, NULL);
-    if (!w->known || !w->server_stats || !w->rule_hits || (p->cfg->ruleset && !w->matcher))
+    if (!w->known || !w->server_stats || !w->rule_hits || (p->cfg->ruleset && !w->matcher) ||
+        pool_rc != 0)
         return UV_ENOMEM;
     int rc = uv_loop_init(&w->loop);
     if (rc < 0)
@@ -135,6 +137,18 @@ static void recheck_clients(rwp_worker *w)
     }
 }
 
+/* Pooled connections to a server that is not up any more, or to every server when the master
+ * moved (its connections track last_gtid; the others' do not), are closed. */
+static void refresh_pools(rwp_worker *w, const rwp_topology *old, const rwp_topology *t)
+{
+    int moved = old && old->writer != t->writer;
+    for (int i = 0; i < t->nservers && i < w->pool.nservers; i++) {
+        int health = t->servers[i].health;
+        if (moved || (health != SRV_UP && health != SRV_LAGGING))
+            rwp_pool_flush_server(&w->pool, i);
+    }
+}
+
 /* Take the current snapshot if it is newer than ours. Returns 1 if it changed. */
 static int refresh_topology(rwp_worker *w)
 {
@@ -143,6 +157,7 @@ static int refresh_topology(rwp_worker *w)
         rwp_topo_release(t);
         return 0;
     }
+    refresh_pools(w, w->topo, t);
     rwp_topo_release(w->topo);
     w->topo = t;
     return 1;
@@ -161,6 +176,7 @@ static void on_tick(uv_timer_t *t)
     rwp_worker *w = t->data;
     refresh_topology(w);
     recheck_clients(w);
+    rwp_pool_tick(&w->pool, uv_now(&w->loop));
 }
 
 /* ---- jobs from other threads ---- */
@@ -307,6 +323,8 @@ static void finish_if_empty(rwp_worker *w)
 {
     if (!w->draining || w->nclients > 0)
         return;
+    for (int i = 0; i < w->pool.nservers; i++)
+        rwp_pool_flush_server(&w->pool, i);
     close_jobs(w);
     rwp_topo_unlisten(&w->proxy->topo, poke_worker, w);
     close_if_open((uv_handle_t *)&w->drain_timer);
@@ -397,6 +415,7 @@ void rwp_worker_join(rwp_worker *w)
     free(w->rule_hits);
     rwr_rule_matcher_free(w->matcher);
     rwp_digests_free(&w->digests);
+    rwp_pool_free(&w->pool);
     w->known = NULL;
     w->server_stats = NULL;
     w->rule_hits = NULL;

@@ -14,6 +14,7 @@
 #include "proxy/chunk.h"
 #include "proxy/config.h"
 #include "proxy/digests.h"
+#include "proxy/pool.h"
 #include "proxy/topology.h"
 #include "router/gtid.h"
 #include "router/rules.h"
@@ -97,6 +98,7 @@ typedef struct rwp_worker {
     pthread_mutex_t reg_mu;    /* guards reg (other workers and the admin look ids up) */
     rwp_client *reg[RWP_REG_BUCKETS]; /* live clients by id, chained through reg_next */
     rwp_digests digests;       /* statement digests of this worker's clients */
+    rwp_pool pool;             /* idle backend connections, per-server counts and waiters */
     char digest_buf[RWR_DIGEST_MAX_INPUT + 1]; /* scratch for normalising one statement */
     uint64_t start_ns;         /* uv_hrtime() at init (uptime) */
 } rwp_worker;
@@ -114,6 +116,7 @@ struct rwp_proxy {
     pthread_mutex_t users_mu;  /* guards user_conns */
     struct rwp_user_conns *user_conns; /* client connections per user name (per-user limit) */
     pthread_mutex_t reload_mu; /* one reload at a time (admin RELOAD, SIGHUP) */
+    struct rwp_users *users;   /* the backend account loader (proxy/users.h), or NULL */
     const rwp_config **retired;/* configurations replaced by reloads, freed at exit */
     int nretired;              /* entries in retired */
 };

@@ -55,6 +55,18 @@ void rwr_session_pin(rwr_session *s, const char *reason)
     }
 }
 
+uint64_t rwr_history_chain(uint64_t prev_chain, const uint8_t *pkt, size_t len)
+{
+    uint64_t h = prev_chain ? prev_chain : 0xcbf29ce484222325ull; /* FNV-1a 64 */
+    for (size_t i = 0; i < len; i++) {
+        h ^= pkt[i];
+        h *= 0x100000001b3ull;
+    }
+    h ^= len;
+    h *= 0x100000001b3ull;
+    return h ? h : 1;
+}
+
 int rwr_session_record(rwr_session *s, const uint8_t *pkt, size_t len)
 {
     if (s->nhist >= RWR_HISTORY_MAX_ENTRIES || s->hist_bytes + len > RWR_HISTORY_MAX_BYTES) {
@@ -79,6 +91,7 @@ int rwr_session_record(rwr_session *s, const uint8_t *pkt, size_t len)
     memcpy(copy, pkt, len);
     s->hist[s->nhist].pkt = copy;
     s->hist[s->nhist].len = len;
+    s->hist[s->nhist].chain = rwr_history_chain(s->nhist ? s->hist[s->nhist - 1].chain : 0, pkt, len);
     s->nhist++;
     s->hist_bytes += len;
     return 0;

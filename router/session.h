@@ -22,6 +22,8 @@
 typedef struct {
     uint8_t *pkt;   /* owned copy of header + payload */
     size_t len;     /* its length */
+    uint64_t chain; /* hash of this entry and every one before it (never 0): two connections
+                       that ran histories with equal chains are in the same session state */
 } rwr_history_entry;
 
 /* Where a statement goes, after session state and hints are taken into account. */
@@ -63,6 +65,9 @@ void rwr_session_free(rwr_session *s);
 /* Record a session command (complete packet). Over the limits the session is pinned and the
  * entry is not kept. Returns 0 if recorded. */
 int rwr_session_record(rwr_session *s, const uint8_t *pkt, size_t len);
+
+/* The chain hash of a history ending with prev_chain (0: empty) extended by pkt. Never 0. */
+uint64_t rwr_history_chain(uint64_t prev_chain, const uint8_t *pkt, size_t len);
 
 /* Temporary tables. */
 void rwr_session_temp_add(rwr_session *s, const char *name);

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -840,6 +841,23 @@ def _listen_port(config_path, section):
         return None
 
 
+def _apply_multiplex_override(config_path):
+    """RWPROXY_TEST_MULTIPLEX=on|off (make test-multiplex-off): every rwproxy a test starts runs
+    with [pool] multiplex set so, unless its config sets the key itself."""
+    want = os.environ.get("RWPROXY_TEST_MULTIPLEX")
+    if not want:
+        return
+    try:
+        with open(config_path) as f:
+            text = f.read()
+    except OSError:
+        return
+    if re.search(r"(?m)^\s*multiplex\s*[=:]", text):
+        return
+    with open(config_path, "a") as f:
+        f.write("\n[pool]\nmultiplex = %s\n" % want)
+
+
 class ProxyProcess:
     """bin/rwproxy started with --config for a test; stdout+stderr go to log_path."""
 
@@ -856,6 +874,7 @@ class ProxyProcess:
 
     def start(self, timeout=20.0):
         """Spawn rwproxy, wait until its port sends a greeting; raise with the log tail."""
+        _apply_multiplex_override(self.config_path)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([self.binary, "--config", self.config_path] + self.args,
                                          stdin=subprocess.DEVNULL, stdout=log,

@@ -3,7 +3,9 @@
  * hashes (against MariaDB's PASSWORD() output), scrambles against vectors computed
  * independently with Python's hashlib, checking a reply and recovering H1 (including a
  * real reply captured from the MariaDB command-line client), the "*HEX" hash text format,
- * the random scramble alphabet and the constant-time comparison.
+ * the random scramble alphabet and the constant-time comparison; caching_sha2_password's
+ * SHA256 scramble and fast-path check (vectors from hashlib), AuthMoreData packets, the
+ * client's packet after "perform full authentication" and the clear-password check.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -308,6 +310,153 @@ static void test_ct_memcmp(void **state)
     }
 }
 
+/* ---- caching_sha2_password (vectors from Python's hashlib) ---- */
+#define SHA256_ABC "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+#define S2_APP_PW "70d704fdb79ed76adb5ce50094c6f4eb0bd3c17d4c192702e6d8e2e0798a26de"
+#define S2_SECRET "3881219d087dd9c634373fd33dfa33a2cb6bfc6c520b64b8bb60ef2ceb534ae7"
+/* S1 XOR SHA256(S2 || nonce) for app_pw and nonce bytes 1..20 */
+#define SHA2_REPLY_APP_PW_1_20 "cf98a6d7b6fd67e9f6e4a5d82c104022ff9c3a394a884e5adcb2c37d2c3be94b"
+/* for secret and nonce "abcdefghijklmnopqrst" */
+#define SHA2_REPLY_SECRET_ABC "c76e2898612a4cf042c77fa8c4702c4c64c0c2c557c53c4d75595aaa6abae809"
+
+static void nonce_1_20(uint8_t n[20])
+{
+    for (int i = 0; i < 20; i++)
+        n[i] = (uint8_t)(i + 1);
+}
+
+static void test_sha256_vector(void **state)
+{
+    (void)state;
+    uint8_t want[32], got[32];
+    unhex(SHA256_ABC, want);
+    proto_sha256("abc", 3, got);
+    assert_memory_equal(got, want, 32);
+}
+
+static void test_sha2_hash_password(void **state)
+{
+    (void)state;
+    uint8_t want[32], got[32];
+    unhex(S2_APP_PW, want);
+    proto_sha2_hash_password("app_pw", 6, got);
+    assert_memory_equal(got, want, 32);
+    unhex(S2_SECRET, want);
+    proto_sha2_hash_password("secret", 6, got);
+    assert_memory_equal(got, want, 32);
+}
+
+static void test_sha2_scramble_vectors(void **state)
+{
+    (void)state;
+    uint8_t nonce[20], want[32], got[32];
+    nonce_1_20(nonce);
+    unhex(SHA2_REPLY_APP_PW_1_20, want);
+    proto_sha2_scramble("app_pw", 6, nonce, 20, got);
+    assert_memory_equal(got, want, 32);
+    unhex(SHA2_REPLY_SECRET_ABC, want);
+    proto_sha2_scramble("secret", 6, (const uint8_t *)"abcdefghijklmnopqrst", 20, got);
+    assert_memory_equal(got, want, 32);
+}
+
+static void test_sha2_check(void **state)
+{
+    (void)state;
+    uint8_t nonce[20], s2[32], reply[32];
+    nonce_1_20(nonce);
+    unhex(S2_APP_PW, s2);
+    unhex(SHA2_REPLY_APP_PW_1_20, reply);
+    assert_int_equal(proto_sha2_check(nonce, 20, reply, 32, s2, 1), 0);
+    /* one bit off, a different nonce, a short reply, an empty reply: refused */
+    reply[7] ^= 1;
+    assert_int_equal(proto_sha2_check(nonce, 20, reply, 32, s2, 1), -1);
+    reply[7] ^= 1;
+    nonce[0] ^= 1;
+    assert_int_equal(proto_sha2_check(nonce, 20, reply, 32, s2, 1), -1);
+    nonce[0] ^= 1;
+    assert_int_equal(proto_sha2_check(nonce, 20, reply, 31, s2, 1), -1);
+    assert_int_equal(proto_sha2_check(nonce, 20, reply, 0, s2, 1), -1);
+    /* the reply for another password */
+    proto_sha2_scramble("app_pw2", 7, nonce, 20, reply);
+    assert_int_equal(proto_sha2_check(nonce, 20, reply, 32, s2, 1), -1);
+}
+
+static void test_sha2_check_empty_password(void **state)
+{
+    (void)state;
+    uint8_t nonce[20], zero[32] = {0}, reply[32];
+    const uint8_t nul = 0;
+    nonce_1_20(nonce);
+    assert_true(proto_sha2_reply_is_empty(NULL, 0));
+    assert_true(proto_sha2_reply_is_empty(&nul, 1));
+    assert_int_equal(proto_sha2_check(nonce, 20, NULL, 0, zero, 0), 0);
+    assert_int_equal(proto_sha2_check(nonce, 20, &nul, 1, zero, 0), 0);
+    proto_sha2_scramble("x", 1, nonce, 20, reply);
+    assert_int_equal(proto_sha2_check(nonce, 20, reply, 32, zero, 0), -1);
+}
+
+static void test_auth_more_data(void **state)
+{
+    (void)state;
+    proto_writer w;
+    proto_wr_init(&w);
+    const uint8_t ok = PROTO_SHA2_FAST_AUTH_OK;
+    assert_int_equal(proto_auth_more_data_encode(&w, &ok, 1, 2), 0);
+    const uint8_t want[] = {2, 0, 0, 2, 0x01, 0x03};
+    assert_int_equal(w.len, sizeof want);
+    assert_memory_equal(w.data, want, sizeof want);
+    const uint8_t *d = NULL;
+    size_t dl = 0;
+    assert_int_equal(proto_auth_more_data_decode(w.data + 4, w.len - 4, &d, &dl), 0);
+    assert_int_equal(dl, 1);
+    assert_int_equal(d[0], PROTO_SHA2_FAST_AUTH_OK);
+    proto_wr_free(&w);
+    const uint8_t err[] = {0xff, 0x15, 0x04};
+    assert_int_equal(proto_auth_more_data_decode(err, sizeof err, &d, &dl), -1);
+    assert_int_equal(proto_auth_more_data_decode(err, 0, &d, &dl), -1);
+}
+
+static void test_sha2_full_reply(void **state)
+{
+    (void)state;
+    const char *pw = NULL;
+    size_t n = 99;
+    const uint8_t pub[] = {0x02};
+    assert_int_equal(proto_sha2_full_reply_decode(pub, 1, &pw, &n), PROTO_SHA2_MSG_PUBKEY);
+    /* the password "\x02" is sent with its NUL: a password, not a key request */
+    const uint8_t two[] = {0x02, 0x00};
+    assert_int_equal(proto_sha2_full_reply_decode(two, 2, &pw, &n), PROTO_SHA2_MSG_PASSWORD);
+    assert_int_equal(n, 1);
+    assert_int_equal(pw[0], 0x02);
+    const uint8_t secret[] = "secret"; /* 7 bytes with the NUL */
+    assert_int_equal(proto_sha2_full_reply_decode(secret, 7, &pw, &n), PROTO_SHA2_MSG_PASSWORD);
+    assert_int_equal(n, 6);
+    assert_memory_equal(pw, "secret", 6);
+    assert_int_equal(proto_sha2_full_reply_decode(secret, 6, &pw, &n), PROTO_SHA2_MSG_PASSWORD);
+    assert_int_equal(n, 6);
+    const uint8_t empty[] = {0x00};
+    assert_int_equal(proto_sha2_full_reply_decode(empty, 1, &pw, &n), PROTO_SHA2_MSG_PASSWORD);
+    assert_int_equal(n, 0);
+    const uint8_t inner_nul[] = {'a', 0, 'b', 0};
+    assert_int_equal(proto_sha2_full_reply_decode(inner_nul, 4, &pw, &n), PROTO_SHA2_MSG_BAD);
+}
+
+static void test_native_check_clear(void **state)
+{
+    (void)state;
+    uint8_t h2[20], want_h1[20], h1[20];
+    unhex(H2_APP_PW, h2);
+    unhex(H1_APP_PW, want_h1);
+    assert_int_equal(proto_native_check_clear("app_pw", 6, h2, 1, h1), 0);
+    assert_memory_equal(h1, want_h1, 20);
+    assert_int_equal(proto_native_check_clear("app_pX", 6, h2, 1, h1), -1);
+    assert_int_equal(proto_native_check_clear("", 0, h2, 1, h1), -1);
+    uint8_t zero[20] = {0};
+    assert_int_equal(proto_native_check_clear("", 0, zero, 0, h1), 0);
+    assert_memory_equal(h1, zero, 20);
+    assert_int_equal(proto_native_check_clear("x", 1, zero, 0, h1), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +471,14 @@ int main(void)
         cmocka_unit_test(test_check_empty_password),
         cmocka_unit_test(test_random_scramble),
         cmocka_unit_test(test_ct_memcmp),
+        cmocka_unit_test(test_sha256_vector),
+        cmocka_unit_test(test_sha2_hash_password),
+        cmocka_unit_test(test_sha2_scramble_vectors),
+        cmocka_unit_test(test_sha2_check),
+        cmocka_unit_test(test_sha2_check_empty_password),
+        cmocka_unit_test(test_auth_more_data),
+        cmocka_unit_test(test_sha2_full_reply),
+        cmocka_unit_test(test_native_check_clear),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -913,6 +913,46 @@ static void test_change_user_full(void **state)
     proto_wr_free(&w);
 }
 
+/* Our encoder (rwproxy resetting a pooled connection) writes exactly the bytes a client
+ * would, and reads back through the decoder. */
+static void test_change_user_encode(void **state)
+{
+    (void)state;
+    proto_writer want, got;
+    build_change_user(&want, "bob", "db1", 1);
+    proto_wr_init(&got);
+    assert_int_equal(proto_change_user_encode(&got, CU_CAPS, "bob", AUTH20, 20, "db1",
+                                              CHARSET_UTF8MB4_GENERAL_CI, PROTO_NATIVE_PLUGIN,
+                                              ATTRS, ATTRS_LEN), 0);
+    assert_int_equal(got.len, want.len);
+    assert_memory_equal(got.data, want.data, want.len);
+    assert_int_equal(got.data[3], 0); /* sequence id 0: a command */
+    proto_change_user cu;
+    assert_int_equal(proto_change_user_decode(got.data + 4, got.len - 4, CU_CAPS, &cu), PROTO_OK);
+    assert_int_equal(cu.db_len, 3);
+    proto_wr_free(&got);
+    proto_wr_free(&want);
+
+    /* no password, no schema, no attributes */
+    proto_wr_init(&got);
+    assert_int_equal(proto_change_user_encode(&got, CU_CAPS, "app", NULL, 0, "", 33,
+                                              PROTO_NATIVE_PLUGIN, NULL, 0), 0);
+    assert_int_equal(proto_change_user_decode(got.data + 4, got.len - 4, CU_CAPS, &cu), PROTO_OK);
+    assert_int_equal(cu.user_len, 3);
+    assert_int_equal(cu.auth_len, 0);
+    assert_int_equal(cu.db_len, 0);
+    assert_int_equal(cu.charset, 33);
+    assert_int_equal(cu.attrs_len, 0);
+    proto_wr_free(&got);
+
+    /* an auth response over 255 bytes cannot be sent */
+    uint8_t big[300] = {0};
+    proto_wr_init(&got);
+    assert_int_equal(proto_change_user_encode(&got, CU_CAPS, "app", big, sizeof big, "", 33,
+                                              PROTO_NATIVE_PLUGIN, NULL, 0), -1);
+    proto_wr_free(&got);
+}
+
 static void test_change_user_minimal(void **state)
 {
     (void)state;
@@ -1037,6 +1077,7 @@ int main(void)
         cmocka_unit_test(test_auth_switch_decode_variants),
         cmocka_unit_test(test_change_user_full),
         cmocka_unit_test(test_change_user_minimal),
+        cmocka_unit_test(test_change_user_encode),
         cmocka_unit_test(test_change_user_bad),
         cmocka_unit_test(test_change_user_truncated),
     };

@@ -188,6 +188,39 @@ static void test_history_records_and_limits(void **state)
     rwr_session_free(&s);
 }
 
+/* Two sessions that ran the same session commands have equal chains at every step (a pooled
+ * connection in one's state serves the other without replay); any difference in content or
+ * order gives another chain from there on. */
+static void test_history_chain(void **state)
+{
+    (void)state;
+    static const uint8_t a[] = {0x13, 0, 0, 0, 0x03, 'S', 'E', 'T', ' ', 'N', 'A', 'M', 'E', 'S', ' ',
+                                'u', 't', 'f', '8', 'm', 'b', '4', ' '};
+    static const uint8_t b[] = {0x0d, 0, 0, 0, 0x03, 'S', 'E', 'T', ' ', '@', 'x', ' ', '=', ' ', '1',
+                                ' ', ' '};
+    rwr_session s1, s2, s3;
+    rwr_session_init(&s1);
+    rwr_session_init(&s2);
+    rwr_session_init(&s3);
+    assert_int_equal(rwr_session_record(&s1, a, sizeof a), 0);
+    assert_int_equal(rwr_session_record(&s1, b, sizeof b), 0);
+    assert_int_equal(rwr_session_record(&s2, a, sizeof a), 0);
+    assert_int_equal(rwr_session_record(&s2, b, sizeof b), 0);
+    assert_int_equal(rwr_session_record(&s3, b, sizeof b), 0);
+    assert_int_equal(rwr_session_record(&s3, a, sizeof a), 0);
+    assert_true(s1.hist[0].chain != 0 && s1.hist[1].chain != 0);
+    assert_true(s1.hist[0].chain == s2.hist[0].chain);
+    assert_true(s1.hist[1].chain == s2.hist[1].chain);
+    assert_true(s1.hist[0].chain != s1.hist[1].chain);
+    assert_true(s3.hist[1].chain != s1.hist[1].chain); /* same entries, other order */
+    assert_true(s3.hist[0].chain != s1.hist[0].chain);
+    assert_true(rwr_history_chain(0, a, sizeof a) == s1.hist[0].chain);
+    assert_true(rwr_history_chain(s1.hist[0].chain, b, sizeof b) == s1.hist[1].chain);
+    rwr_session_free(&s1);
+    rwr_session_free(&s2);
+    rwr_session_free(&s3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -198,6 +231,7 @@ int main(void)
         cmocka_unit_test(test_pins),
         cmocka_unit_test(test_temporary_tables),
         cmocka_unit_test(test_history_records_and_limits),
+        cmocka_unit_test(test_history_chain),
         cmocka_unit_test(test_user_variables_after_server_side_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
