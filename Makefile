@@ -46,7 +46,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 RWPROXY    := $(BUILD)/bin/rwproxy
 RWPROXYCTL := $(BUILD)/bin/rwproxyctl
 
-.PHONY: all deps test unit integration test-e2e asan valgrind valgrind-unit run stop fuzz bench clean check-config check-compose man install uninstall
+.PHONY: all deps test unit integration test-multiplex-off test-e2e asan valgrind valgrind-unit run stop fuzz bench clean check-config check-compose man install uninstall
 
 all: $(BUILD)/.deps-ok $(RWPROXY) $(if $(CLI_SRC),$(RWPROXYCTL))
 ifeq ($(BUILD),build)
@@ -103,6 +103,11 @@ unit: $(BUILD)/.deps-ok $(UNIT_BIN)
 integration: all
 	RWPROXY_BIN=$(abspath $(RWPROXY)) RWPROXYCTL_BIN=$(abspath $(RWPROXYCTL)) RWPROXY_BUILD=$(BUILD) \
 	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)
+
+# The integration suite again with [pool] multiplex = off in every rwproxy it starts (unless
+# a test sets the key itself): sessions keep their backend connections until they end.
+test-multiplex-off: all
+	RWPROXY_TEST_MULTIPLEX=off $(MAKE) integration
 
 # End to end: the example Tomcat webapp (tests/e2e/tomcat) on a real Tomcat 10 through rwproxy.
 test-e2e: all

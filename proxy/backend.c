@@ -49,16 +49,25 @@ static void backend_set_state(rwp_backend *be, rwp_backend_state st)
     be->state = st;
 }
 
+static void backend_free(rwp_backend *be)
+{
+    rwp_inbuf_free(&be->in);
+    rwp_tls_free(be->tls);
+    free(be->login.attrs);
+    free(be);
+}
+
 static void on_closed(uv_handle_t *h)
 {
     rwp_backend *be = h->data;
     rwp_pool_closed(&be->worker->pool, be);
     if (be->worker->proxy->server_conns && be->server >= 0)
         atomic_fetch_sub(&be->worker->proxy->server_conns[be->server], 1);
-    rwp_inbuf_free(&be->in);
-    rwp_tls_free(be->tls);
-    free(be->login.attrs);
-    free(be);
+    be->handle_closed = 1;
+    if (be->resolving)
+        uv_cancel((uv_req_t *)&be->resolve_req); /* on_resolved frees it */
+    else
+        backend_free(be);
 }
 
 static void backend_close_handle(rwp_backend *be)
@@ -522,14 +531,49 @@ static void on_connected(uv_connect_t *req, int status)
 
 /* ---- public API ---- */
 
+/* Start the TCP connect to addr; 0, or -1 after the failure path ran. */
+static int start_connect(rwp_backend *be, const struct sockaddr *addr)
+{
+    int rc = uv_tcp_connect(&be->connect_req, &be->tcp, addr, on_connected);
+    if (rc < 0) {
+        fail_uv(be, "connect to", rc);
+        return -1;
+    }
+    return 0;
+}
+
+/* The server's host name was looked up (on libuv's thread pool, off the loop). */
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    rwp_backend *be = req->data;
+    be->resolving = 0;
+    if (be->handle_closed) {
+        uv_freeaddrinfo(res);
+        backend_free(be);
+        return;
+    }
+    if (be->state == BE_CLOSING) {
+        uv_freeaddrinfo(res);
+        return;
+    }
+    if (status < 0 || !res) {
+        uv_freeaddrinfo(res);
+        char reason[300];
+        snprintf(reason, sizeof reason, "cannot resolve %s: %s", be->host, uv_strerror(status));
+        backend_fail(be, NULL, 0, reason);
+        return;
+    }
+    start_connect(be, res->ai_addr);
+    uv_freeaddrinfo(res);
+}
+
 rwp_backend *rwp_backend_open(rwp_worker *w, int server, const char *name, const char *host, int port,
                               const rwp_login *login, const rwp_backend_ops *ops, void *owner,
                               uint64_t log_id, const char *log_user)
 {
     struct sockaddr_storage addr;
-    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&addr) != 0 &&
-        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr) != 0)
-        return NULL;
+    int numeric = uv_ip4_addr(host, port, (struct sockaddr_in *)&addr) == 0 ||
+                  uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr) == 0;
     rwp_backend *be = calloc(1, sizeof *be);
     if (!be)
         return NULL;
@@ -560,7 +604,21 @@ rwp_backend *rwp_backend_open(rwp_worker *w, int server, const char *name, const
     rwp_pool_opened(&w->pool, be);
     if (w->proxy->server_conns && server >= 0)
         atomic_fetch_add(&w->proxy->server_conns[server], 1);
-    int rc = uv_tcp_connect(&be->connect_req, &be->tcp, (const struct sockaddr *)&addr, on_connected);
+    int rc;
+    if (numeric) {
+        rc = uv_tcp_connect(&be->connect_req, &be->tcp, (const struct sockaddr *)&addr, on_connected);
+    } else {
+        /* a host name: looked up off the loop; "localhost" and /etc/hosts names included */
+        char portstr[16];
+        struct addrinfo hints;
+        memset(&hints, 0, sizeof hints);
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        snprintf(portstr, sizeof portstr, "%d", port);
+        be->resolve_req.data = be;
+        rc = uv_getaddrinfo(&w->loop, &be->resolve_req, on_resolved, host, portstr, &hints);
+        be->resolving = rc == 0;
+    }
     if (rc < 0) {
         BLOG(RWP_LOGL_WARN, be, "connect to %s:%d: %s", host, port, uv_strerror(rc));
         be->owner = NULL;
@@ -672,6 +730,7 @@ int rwp_backend_change_user(rwp_backend *be, const rwp_login *login)
         return -1;
     }
     be->track_ready = 0;
+    be->opened_ms = uv_now(&be->worker->loop); /* the login deadline counts from now */
     be->st_chain = 0;
     be->st_n = 0;
     be->st_dirty = 0;

@@ -78,6 +78,9 @@ typedef struct {
 struct rwp_backend {
     uv_tcp_t tcp;              /* the socket (tcp.data = this) */
     uv_connect_t connect_req;  /* pending connect */
+    uv_getaddrinfo_t resolve_req; /* pending name lookup (server host is not an IP address) */
+    int resolving;             /* resolve_req is pending (the struct outlives the handle until it ends) */
+    int handle_closed;         /* the socket handle is closed: free when the lookup ends */
     rwp_worker *worker;        /* owning worker */
     rwp_backend_state state;   /* see rwp_backend_state */
     char name[64];             /* server name from the config */

@@ -777,6 +777,12 @@ static void start_backend_login(rwp_client *c)
     }
     const rwp_topology *t = c->worker->topo;
     c->master = t->writer == idx ? idx : -1;
+    if (c->worker->cfg->pool_multiplex && rwp_session_login_known_good(c, idx)) {
+        /* the pool proves this login works there; the first statement takes a connection */
+        uv_timer_stop(&c->timer);
+        uv_timer_start(&c->timer, on_pooled_login, 0, 0);
+        return;
+    }
     switch (rwp_session_attach(c, idx)) {
     case RWP_ATTACH_READY:
         /* a pooled connection already logged in as this client would be: the login ends on

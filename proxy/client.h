@@ -234,6 +234,9 @@ typedef enum {
     RWP_ATTACH_FAILED      /* no connection could be opened */
 } rwp_attach_result;
 rwp_attach_result rwp_session_attach(rwp_client *c, int idx);
+/* Does the pool already hold a connection to server idx logged in as this session would log
+ * in (so the login needs no backend round trip: multiplexing takes one when it is needed)? */
+int rwp_session_login_known_good(rwp_client *c, int idx);
 /* Give the session's idle backends back to the pool where nothing ties them to it
  * (multiplexing), or all of them that can be reused (final: the session ends). */
 void rwp_session_release_backends(rwp_client *c, int final);

@@ -283,6 +283,21 @@ int rwp_log_limit_take(rwp_log_limit *l, uint64_t now_ms, uint64_t *ended_suppre
     return ok;
 }
 
+uint64_t rwp_log_limit_expire(rwp_log_limit *l, uint64_t now_ms)
+{
+    uint64_t n = 0;
+    pthread_mutex_lock(&l->mu);
+    if (l->started && l->suppressed > 0 &&
+        (now_ms < l->window_start_ms || now_ms - l->window_start_ms >= (uint64_t)l->window_ms)) {
+        n = l->suppressed;
+        l->started = 0; /* the next line opens a new window */
+        l->used = 0;
+        l->suppressed = 0;
+    }
+    pthread_mutex_unlock(&l->mu);
+    return n;
+}
+
 static uint64_t monotonic_ms(void)
 {
     struct timespec ts;
@@ -290,13 +305,25 @@ static uint64_t monotonic_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+static void write_summary(const rwp_log_limit *l, int level, uint64_t dropped)
+{
+    rwp_log_emit(level, NULL, "suppressed %llu %s messages (at most %d per %d ms are logged)",
+                 (unsigned long long)dropped, l->what, l->per_window, l->window_ms);
+}
+
+void rwp_log_limit_flush(rwp_log_limit *l, int level)
+{
+    uint64_t dropped = rwp_log_limit_expire(l, monotonic_ms());
+    if (dropped > 0 && rwp_log_enabled(level))
+        write_summary(l, level, dropped);
+}
+
 void rwp_log_limited(rwp_log_limit *l, int level, const rwp_log_ctx *ctx, const char *fmt, ...)
 {
     uint64_t ended = 0;
     int ok = rwp_log_limit_take(l, monotonic_ms(), &ended);
     if (ended > 0)
-        rwp_log_emit(level, NULL, "suppressed %llu %s messages (at most %d per %d ms are logged)",
-                     (unsigned long long)ended, l->what, l->per_window, l->window_ms);
+        write_summary(l, level, ended);
     if (!ok)
         return;
     va_list ap;

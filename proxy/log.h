@@ -85,6 +85,14 @@ typedef struct {
  * with this call (0 if none ended or none were dropped): the caller writes that summary. */
 int rwp_log_limit_take(rwp_log_limit *l, uint64_t now_ms, uint64_t *ended_suppressed);
 
+/* Ends l's window if it is over (with the clock given) and returns the lines it dropped, for
+ * a summary now rather than with the next line; 0 if the window still runs or dropped none. */
+uint64_t rwp_log_limit_expire(rwp_log_limit *l, uint64_t now_ms);
+
+/* Writes the summary of l's window if it is over (meant for a periodic timer, e.g. a worker's
+ * tick, so a flood's last count is not held until the next line). */
+void rwp_log_limit_flush(rwp_log_limit *l, int level);
+
 /* Writes the line if l allows it (and first the summary of a window that ended). */
 void rwp_log_limited(rwp_log_limit *l, int level, const rwp_log_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -194,7 +194,7 @@ static void render_servers(sbuf *b, rwp_proxy *p)
         sb_printf(b, "rwproxy_server_readable{server=\"%s\"} %d\n", label(t->servers[i].name, lb, sizeof lb),
                   t->servers[i].readable ? 1 : 0);
     if (x) {
-        head(b, "rwproxy_backend_connections", "gauge", "Backend connections to the server, serving a command (in_use) or idle.");
+        head(b, "rwproxy_backend_connections", "gauge", "Backend connections to the server, held by a session (in_use) or idle in the pool.");
         for (int i = 0; i < n; i++) {
             label(t->servers[i].name, lb, sizeof lb);
             sb_printf(b, "rwproxy_backend_connections{server=\"%s\",state=\"in_use\"} %llu\n", lb,
@@ -202,6 +202,22 @@ static void render_servers(sbuf *b, rwp_proxy *p)
             sb_printf(b, "rwproxy_backend_connections{server=\"%s\",state=\"idle\"} %llu\n", lb,
                       (unsigned long long)x[i].conns_idle);
         }
+        head(b, "rwproxy_pool_takes_total", "counter", "Connections taken from the pool: in the session's state (reused) or reset with COM_CHANGE_USER (reset).");
+        for (int i = 0; i < n; i++) {
+            label(t->servers[i].name, lb, sizeof lb);
+            sb_printf(b, "rwproxy_pool_takes_total{server=\"%s\",kind=\"reused\"} %llu\n", lb,
+                      (unsigned long long)x[i].pool_reused);
+            sb_printf(b, "rwproxy_pool_takes_total{server=\"%s\",kind=\"reset\"} %llu\n", lb,
+                      (unsigned long long)x[i].pool_reset);
+        }
+        head(b, "rwproxy_pool_waiting", "gauge", "Statements waiting for a connection to the server (at its max_connections).");
+        for (int i = 0; i < n; i++)
+            sb_printf(b, "rwproxy_pool_waiting{server=\"%s\"} %llu\n", label(t->servers[i].name, lb, sizeof lb),
+                      (unsigned long long)x[i].pool_waiting);
+        head(b, "rwproxy_pool_wait_timeouts_total", "counter", "Statements answered ERR 1040 after waiting [pool] wait_timeout_ms for a connection.");
+        for (int i = 0; i < n; i++)
+            sb_printf(b, "rwproxy_pool_wait_timeouts_total{server=\"%s\"} %llu\n", label(t->servers[i].name, lb, sizeof lb),
+                      (unsigned long long)x[i].pool_wait_timeouts);
         head(b, "rwproxy_queries_total", "counter", "Client commands sent to the server, as the session's master or not (replica).");
         for (int i = 0; i < n; i++) {
             label(t->servers[i].name, lb, sizeof lb);

@@ -113,7 +113,11 @@ static int same_identity(const rwp_backend *be, const rwp_pool_want *want)
  * prefix of the session's). */
 static long state_prefix(const rwp_backend *be, const rwp_pool_want *want)
 {
-    if (be->st_dirty || be->st_n > want->nhist)
+    if (be->st_dirty)
+        return -1;
+    if (want->next_chain && be->st_n == want->nhist + 1 && be->st_chain == want->next_chain)
+        return (long)want->nhist;
+    if (be->st_n > want->nhist)
         return -1;
     if (be->st_n == 0)
         return 0;
@@ -154,6 +158,17 @@ rwp_backend *rwp_pool_take(rwp_pool *p, int server, const rwp_pool_want *want, l
     else
         s->stats.reset++;
     return be;
+}
+
+int rwp_pool_has_identity(const rwp_pool *p, int server, const rwp_pool_want *want)
+{
+    int scanned = 0;
+    for (const rwp_backend *be = p->srv[server].idle; be && scanned < TAKE_SCAN_MAX;
+         be = be->pool_next, scanned++)
+        if (be->login.caps == want->caps && be->login.want_session_track == want->want_session_track &&
+            same_identity(be, want))
+            return 1;
+    return 0;
 }
 
 rwp_backend *rwp_pool_reclaim(rwp_pool *p, int server, uint64_t owner, uint64_t lease)

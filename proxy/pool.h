@@ -60,6 +60,9 @@ typedef struct {
     int want_session_track;   /* opened asking for session tracking */
     const rwr_history_entry *hist; /* the session's history */
     size_t nhist;             /* its length */
+    uint64_t next_chain;      /* chain of the history with the idempotent session command about
+                                 to run appended (0: none): a connection already in that state
+                                 serves too (running the command again changes nothing) */
 } rwp_pool_want;
 
 int rwp_pool_init(rwp_pool *p, rwp_worker *w, int nservers);
@@ -77,6 +80,9 @@ void rwp_pool_closed(rwp_pool *p, rwp_backend *be);
  * reset with COM_CHANGE_USER first.
  */
 rwp_backend *rwp_pool_take(rwp_pool *p, int server, const rwp_pool_want *want, long *replay_from);
+/* Is an idle connection to server logged in with the session's identity (user, password,
+ * schema, charset, capabilities)? Then the login is known to work there. */
+int rwp_pool_has_identity(const rwp_pool *p, int server, const rwp_pool_want *want);
 /* Take back the connection a session gave up after its previous statement, if no other
  * session has used it since (FOUND_ROWS(), SHOW WARNINGS about that statement), else NULL. */
 rwp_backend *rwp_pool_reclaim(rwp_pool *p, int server, uint64_t owner, uint64_t lease);

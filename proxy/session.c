@@ -1335,6 +1335,9 @@ static void apply_answer(rwp_client *c, rwp_backend *be)
     switch (c->cur.cmd) {
     case COM_RESET_CONNECTION:
         rwp_session_reset(c, 1);
+        be->track_ready = 0;    /* the server reset session_track_system_variables too */
+        be->last_insert_id = 0; /* and LAST_INSERT_ID() */
+        c->last_insert_id = 0;
         keep_schema_after_reset(c, be);
         break;
     case COM_INIT_DB:
@@ -1476,6 +1479,19 @@ static void pool_want(const rwp_client *c, int idx, rwp_pool_want *want)
     want->want_session_track = c->track_gtid && idx == c->master;
     want->hist = c->sess.hist;
     want->nhist = c->sess.nhist;
+    want->next_chain = 0;
+    if (c->state == CL_COMMAND && c->cur.session_cmd && c->cur.len > 0 &&
+        !(c->cur.dec.flags & RWR_F_USER_VAR_READ)) {
+        uint64_t prev = c->sess.nhist ? c->sess.hist[c->sess.nhist - 1].chain : 0;
+        want->next_chain = rwr_history_chain(prev, rwp_inbuf_head(&c->in), c->cur.len);
+    }
+}
+
+int rwp_session_login_known_good(rwp_client *c, int idx)
+{
+    rwp_pool_want want;
+    pool_want(c, idx, &want);
+    return rwp_pool_has_identity(&c->worker->pool, idx, &want);
 }
 
 rwp_attach_result rwp_session_attach(rwp_client *c, int idx)
@@ -1564,6 +1580,8 @@ static int reusable_after_end(const rwp_client *c, int i)
 
 void rwp_session_release_backends(rwp_client *c, int final)
 {
+    if (final)
+        rwp_pool_unwait(&c->worker->pool, c);
     for (int i = 0; i < c->nservers; i++) {
         rwp_backend *be = c->bes[i];
         if (!be)

@@ -73,6 +73,13 @@ static void visit_servers(rwp_worker *w, void *arg)
         rwp_server_totals *t = &v->totals[i];
         t->conns_in_use += v->in_use[i];
         t->conns_idle += v->idle[i];
+        if (i < w->pool.nservers) {
+            const rwp_pool_server *ps = &w->pool.srv[i];
+            t->pool_reused += ps->stats.reused;
+            t->pool_reset += ps->stats.reset;
+            t->pool_waiting += (uint64_t)ps->nwait;
+            t->pool_wait_timeouts += ps->stats.wait_timeouts;
+        }
         t->queries += s->queries;
         t->reads += s->on_replica;
         t->errors += s->errors;

@@ -17,8 +17,12 @@ typedef struct rwp_proxy rwp_proxy;
 
 /* Per configured server, summed over the workers (SHOW SERVERS and /metrics). */
 typedef struct {
-    uint64_t conns_in_use;     /* backend connections serving a command now */
-    uint64_t conns_idle;       /* open and idle */
+    uint64_t conns_in_use;     /* backend connections held by a session now */
+    uint64_t conns_idle;       /* idle in the pool */
+    uint64_t pool_reused;      /* connections taken from the pool in the session's state */
+    uint64_t pool_reset;       /* connections taken from the pool and reset (COM_CHANGE_USER) */
+    uint64_t pool_waiting;     /* statements waiting for a connection now (max_connections) */
+    uint64_t pool_wait_timeouts; /* statements answered ERR 1040 after [pool] wait_timeout_ms */
     uint64_t queries;          /* client commands sent to it */
     uint64_t reads;            /* of those, replica reads */
     uint64_t errors;           /* answers that were ERR */

@@ -177,6 +177,8 @@ static void on_tick(uv_timer_t *t)
     refresh_topology(w);
     recheck_clients(w);
     rwp_pool_tick(&w->pool, uv_now(&w->loop));
+    if (w->index == 0) /* the "suppressed N failed-login messages" line, once the flood stops */
+        rwp_log_limit_flush(&rwp_failed_login_limit, RWP_LOGL_WARN);
 }
 
 /* ---- jobs from other threads ---- */

@@ -73,6 +73,15 @@ def certs():
         _openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
                  "-CAcreateserial", "-days", "3650", "-extfile", "client.cnf",
                  "-out", "client.crt", cwd=d)
+        # signed by the CA, but for another name: host verification must refuse it
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=db.example.invalid",
+                 "-keyout", "misnamed.key", "-out", "misnamed.csr", cwd=d)
+        with open(os.path.join(d, "misnamed.cnf"), "w") as f:
+            f.write("subjectAltName = DNS:db.example.invalid\nbasicConstraints = CA:FALSE\n"
+                    "extendedKeyUsage = serverAuth\n")
+        _openssl("x509", "-req", "-in", "misnamed.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-days", "3650", "-extfile", "misnamed.cnf",
+                 "-out", "misnamed.crt", cwd=d)
         _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
                  "-subj", "/CN=some other CA", "-keyout", "other.key", "-out", "other_ca.crt",
                  cwd=d)
@@ -80,7 +89,9 @@ def certs():
                "key": os.path.join(d, "server.key"), "other_ca": os.path.join(d, "other_ca.crt"),
                "other_key": os.path.join(d, "other.key"),
                "client_cert": os.path.join(d, "client.crt"),
-               "client_key": os.path.join(d, "client.key")}
+               "client_key": os.path.join(d, "client.key"),
+               "misnamed_cert": os.path.join(d, "misnamed.crt"),
+               "misnamed_key": os.path.join(d, "misnamed.key")}
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -413,12 +424,15 @@ def test_connector_j_over_tls(strict_proxy, certs, jdbc_classes):
 
 # ---------------------------------------------------------------- backend side ----
 
+def server_tls_args(cert, key, ca):
+    return ["--ssl-cert=" + cert, "--ssl-key=" + key, "--ssl-ca=" + ca]
+
+
 @pytest.fixture(scope="module")
 def tls_server(workdir, certs):
     """One MariaDB server (a master without replicas) of this module's own, with TLS."""
     box = sb.Sandbox(os.path.join(workdir, "tls-sandbox"), nreplicas=0)
-    box.master.extra_args = ["--ssl-cert=" + certs["cert"], "--ssl-key=" + certs["key"],
-                             "--ssl-ca=" + certs["ca"]]
+    box.master.extra_args = server_tls_args(certs["cert"], certs["key"], certs["ca"])
     try:
         box.start()
         have = box.master.query("SHOW GLOBAL VARIABLES LIKE 'have_ssl'")
@@ -492,6 +506,37 @@ def test_backend_wrong_ca_fails_the_login_clearly(tls_server, workdir, certs):
         assert "db1" in msg, msg
     finally:
         px.stop()
+
+
+def test_backend_host_verification(tls_server, workdir, certs):
+    """The server shows a certificate the CA signed for another name: tls_verify (on with
+    tls_ca) refuses it; tls_verify = off encrypts without checking."""
+    srv = tls_server.master
+    srv.stop()
+    srv.extra_args = server_tls_args(certs["misnamed_cert"], certs["misnamed_key"], certs["ca"])
+    try:
+        srv.start()
+        strict = Proxy(tls_server, workdir, "misnamed", "[failover]\nhold_ms = 300\n",
+                       server_keys={"db1": {"tls": "on", "tls_ca": certs["ca"]}})
+        try:
+            with pytest.raises(pymysql.err.MySQLError) as ei:
+                pymysql_connect(strict.port)
+            assert "IP address mismatch" in str(ei.value.args), ei.value.args
+        finally:
+            strict.stop()
+        lax = Proxy(tls_server, workdir, "no-verify", "",
+                    server_keys={"db1": {"tls": "on", "tls_ca": certs["other_ca"],
+                                         "tls_verify": "off"}})
+        try:
+            c = pymysql_connect(lax.port)
+            assert one(c, "SHOW SESSION STATUS LIKE 'Ssl_cipher'")[1]
+            c.close()
+        finally:
+            lax.stop()
+    finally:
+        srv.stop()
+        srv.extra_args = server_tls_args(certs["cert"], certs["key"], certs["ca"])
+        srv.start()
 
 
 def test_backend_tls_against_a_server_without_ssl(sandbox, workdir):

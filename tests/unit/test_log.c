@@ -3,8 +3,9 @@
  * backslash, control characters, valid UTF-8 kept, every kind of invalid UTF-8 replaced),
  * escaping cut only at whole units, the text and JSON line layouts with and without a
  * connection context, JSON lines that stay valid objects at every line size, the rate
- * limiter's windows and counts (also from several threads), and the written lines of
- * rwp_log_emit / rwp_log_limited (stderr redirected to a temporary file).
+ * limiter's windows and counts (also from several threads, and handed over by a timer's
+ * expire), and the written lines of rwp_log_emit / rwp_log_limited / rwp_log_limit_flush
+ * (stderr redirected to a temporary file).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -242,6 +243,32 @@ static void test_limit_windows(void **state)
     pthread_mutex_destroy(&l.mu);
 }
 
+/* A window's count handed over by expire (a timer) is not reported again by the next line. */
+static void test_limit_expire(void **state)
+{
+    (void)state;
+    rwp_log_limit l = RWP_LOG_LIMIT_INIT(2, 1000, "test");
+    uint64_t ended;
+    assert_int_equal(rwp_log_limit_expire(&l, 0), 0); /* nothing started */
+    for (int i = 0; i < 5; i++)
+        rwp_log_limit_take(&l, 1000, &ended);
+    assert_int_equal(rwp_log_limit_expire(&l, 1999), 0); /* still running */
+    assert_int_equal(rwp_log_limit_expire(&l, 2000), 3);
+    assert_int_equal(rwp_log_limit_expire(&l, 2001), 0); /* handed over once */
+    assert_int_equal(rwp_log_limit_take(&l, 2002, &ended), 1);
+    assert_int_equal(ended, 0);
+    assert_int_equal(rwp_log_limit_take(&l, 2003, &ended), 1);
+    assert_int_equal(rwp_log_limit_take(&l, 2004, &ended), 0);
+    assert_int_equal(rwp_log_limit_expire(&l, 2500), 0);    /* the new window runs from 2002 */
+    assert_int_equal(rwp_log_limit_expire(&l, 3002), 1);
+    /* a window that dropped nothing is left alone */
+    assert_int_equal(rwp_log_limit_take(&l, 5000, &ended), 1);
+    assert_int_equal(rwp_log_limit_expire(&l, 9000), 0);
+    assert_int_equal(rwp_log_limit_take(&l, 9001, &ended), 1);
+    assert_int_equal(ended, 0);
+    pthread_mutex_destroy(&l.mu);
+}
+
 typedef struct {
     rwp_log_limit *l; /* shared limiter */
     int ok;           /* lines this thread was allowed */
@@ -349,9 +376,17 @@ static void test_limited_lines_and_summary(void **state)
         rwp_log_limited(&l, RWP_LOGL_WARN, &ctx, "flood line %d", i);
     l.window_start_ms -= 600000; /* as if the window had ended */
     rwp_log_limited(&l, RWP_LOGL_WARN, &ctx, "flood line %d", 10);
+    for (int i = 11; i < 14; i++)
+        rwp_log_limited(&l, RWP_LOGL_WARN, &ctx, "flood line %d", i);
+    rwp_log_limit_flush(&l, RWP_LOGL_WARN); /* window still running: nothing */
+    l.window_start_ms -= 600000;
+    rwp_log_limit_flush(&l, RWP_LOGL_WARN); /* over: the summary of lines 12 and 13 */
+    rwp_log_limit_flush(&l, RWP_LOGL_WARN); /* once */
     char *out = capture_end(saved, f);
-    assert_int_equal(count_lines(out, "\n"), 4);
-    assert_int_equal(count_lines(out, "flood line"), 3);
+    assert_non_null(strstr(out, "flood line 11\n"));
+    assert_non_null(strstr(out, "suppressed 2 test-flood messages"));
+    assert_int_equal(count_lines(out, "\n"), 6);
+    assert_int_equal(count_lines(out, "flood line"), 4);
     assert_non_null(strstr(out, "c=3 u=eve b=- flood line 0\n"));
     assert_non_null(strstr(out, "flood line 1\n"));
     assert_non_null(strstr(out, "flood line 10\n"));
@@ -371,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_json_layout),
         cmocka_unit_test(test_json_lines_stay_valid_when_cut),
         cmocka_unit_test(test_limit_windows),
+        cmocka_unit_test(test_limit_expire),
         cmocka_unit_test(test_limit_threads),
         cmocka_unit_test(test_emit_levels_and_formats),
         cmocka_unit_test(test_limited_lines_and_summary),
