@@ -244,6 +244,14 @@ class Bench:
             "handshake_timeout_ms = 3600000", ""]) + ("\n[routing]\n" + routing + "\n" if routing else "")
         sb.write_proxy_config(cfg, self.box, sb.free_port(), sb.free_port(),
                               threads=self.a.rwproxy_threads, extra=extra)
+        if self.a.backend_max_connections > 0:  # [server.NAME] max_connections on every server
+            with open(cfg) as f:
+                text = f.read()
+            text = re.sub(r"(?m)^(\[server\.[^\]]+\]\n)",
+                          lambda m: m.group(1) + "max_connections = %d\n" % self.a.backend_max_connections,
+                          text)
+            with open(cfg, "w") as f:
+                f.write(text)
         p = sb.ProxyProcess(self.a.rwproxy, cfg, cfg[:-4] + ".log")
         self.proxies.append(p)
         p.start()
@@ -546,11 +554,13 @@ class Bench:
                                                   mv.split(" for ")[0].replace("/usr/sbin/", "")))
         out("rwproxy: %s, %d worker threads, default config except [limits] "
             "max_client_connections = %d, handshake_timeout_ms = 3600000, [admin] metrics_listen "
-            "= off; [routing] consistency = global (the default)%s" % (
-                a.rwproxy, a.rwproxy_threads, a.max_client_connections,
+            "= off, [server.NAME] max_connections = %d (0: unlimited); [pool] multiplex = on and "
+            "[routing] consistency = global (the defaults)%s" % (
+                a.rwproxy, a.rwproxy_threads, a.max_client_connections, a.backend_max_connections,
                 "; rwproxy-ev: same with consistency = eventual" if "rwproxy_ev" in a.targets else ""))
-        out("servers: max_connections = %d (sandbox default 500; raised so that rwproxy's "
-            "one-backend-per-session design can be measured)" % a.server_max_connections)
+        out("servers: max_connections = %d (sandbox default 500; raised so that the direct and "
+            "HAProxy rows of the connection figures measure the servers, not their limit)"
+            % a.server_max_connections)
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         out("HAProxy: TCP mode, one server (the master), maxconn %d (fits the open-file limit), "
             "default threads" % (30000 if soft == resource.RLIM_INFINITY else
@@ -1006,6 +1016,10 @@ def parse_args(argv):
     ap.add_argument("--rwproxy-threads", type=int, default=2)
     ap.add_argument("--max-client-connections", type=int, default=20000)
     ap.add_argument("--server-max-connections", type=int, default=12000)
+    ap.add_argument("--backend-max-connections", type=int, default=64,
+                    help="[server.NAME] max_connections in rwproxy's config: backend connections "
+                         "per server, shared by the worker threads; statements beyond wait [64; 0 = "
+                         "unlimited]")
     ap.add_argument("--nofile", type=int, default=65536, help="RLIMIT_NOFILE to raise to [65536]")
     ap.add_argument("--results-dir", default=os.path.join(HERE, "results"))
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")

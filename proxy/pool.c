@@ -90,8 +90,8 @@ int rwp_pool_may_open(const rwp_pool *p, int server)
 {
     const rwp_worker *w = p->worker;
     int max = w->cfg->servers[server].max_connections;
-    if (max <= 0)
-        return 1;
+    if (max <= 0 || !w->cfg->pool_multiplex)
+        return 1; /* without multiplexing the limit steers replica choice only (session.c) */
     int n = w->proxy->nworkers > 0 ? w->proxy->nworkers : 1;
     int share = (max + n - 1) / n;
     return p->srv[server].open < share;

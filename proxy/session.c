@@ -223,8 +223,11 @@ static int replica_usable(const rwp_client *c, const rwp_topology *t, int i)
         return 0;
     if (cfg->servers[i].weight <= 0)
         return 0;
+    /* at its max_connections: without multiplexing, new sessions read elsewhere; with it, a
+     * statement waits for one of the server's connections to come free */
     int max = cfg->servers[i].max_connections;
-    if (max > 0 && !c->bes[i] && atomic_load(&c->worker->proxy->server_conns[i]) >= max)
+    if (max > 0 && !cfg->pool_multiplex && !c->bes[i] &&
+        atomic_load(&c->worker->proxy->server_conns[i]) >= max)
         return 0;
     return 1;
 }
@@ -1305,6 +1308,28 @@ static void keep_schema_after_reset(rwp_client *c, rwp_backend *be)
         be->replayed = c->sess.nhist;
 }
 
+/* Is the history entry / packet one SET of autocommit and nothing else? */
+static int packet_sets_autocommit(const uint8_t *pkt, size_t len)
+{
+    return len > PROTO_HDR_LEN + 1 && pkt[PROTO_HDR_LEN] == COM_QUERY &&
+           rwr_is_autocommit_set((const char *)pkt + PROTO_HDR_LEN + 1, len - PROTO_HDR_LEN - 1);
+}
+
+/* A SET autocommit following another one replaces it in the history (Connector/J sends one
+ * before and after every transaction; the history must not grow with them). Connections that
+ * ran the old entry must run the new one. */
+static void replace_autocommit_entry(rwp_client *c, const uint8_t *pkt, size_t len)
+{
+    rwr_session *s = &c->sess;
+    if (s->nhist == 0 || !packet_sets_autocommit(pkt, len) ||
+        !packet_sets_autocommit(s->hist[s->nhist - 1].pkt, s->hist[s->nhist - 1].len))
+        return;
+    rwr_session_drop_last(s);
+    for (int i = 0; i < c->nservers; i++)
+        if (c->bes[i] && c->bes[i]->replayed > s->nhist)
+            c->bes[i]->replayed = s->nhist;
+}
+
 /* What a finished answer changes in the session. */
 static void apply_answer(rwp_client *c, rwp_backend *be)
 {
@@ -1327,6 +1352,8 @@ static void apply_answer(rwp_client *c, rwp_backend *be)
     if (c->cur.session_cmd) {
         if (c->cur.cmd == COM_QUERY && c->cur.len > PROTO_HDR_LEN + 1)
             note_client_tracking(c, pkt + PROTO_HDR_LEN + 1, c->cur.len - PROTO_HDR_LEN - 1);
+        if (c->cur.len > 0)
+            replace_autocommit_entry(c, pkt, c->cur.len);
         if (c->cur.len > 0 && rwr_session_record(&c->sess, pkt, c->cur.len) == 0)
             be->replayed = c->sess.nhist;
         else if (c->cur.len == 0)

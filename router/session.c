@@ -97,6 +97,61 @@ int rwr_session_record(rwr_session *s, const uint8_t *pkt, size_t len)
     return 0;
 }
 
+void rwr_session_drop_last(rwr_session *s)
+{
+    if (s->nhist == 0)
+        return;
+    s->nhist--;
+    s->hist_bytes -= s->hist[s->nhist].len;
+    free(s->hist[s->nhist].pkt);
+    s->hist[s->nhist].pkt = NULL;
+}
+
+/* Skip blanks; returns the new position. */
+static size_t skip_blanks(const char *p, size_t i, size_t n)
+{
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+        i++;
+    return i;
+}
+
+/* Does p[i..] start with word w (case-insensitive)? Returns the position after it, or 0. */
+static size_t eat_word(const char *p, size_t i, size_t n, const char *w)
+{
+    size_t k = strlen(w);
+    if (i + k > n || strncasecmp(p + i, w, k) != 0)
+        return 0;
+    return i + k;
+}
+
+int rwr_is_autocommit_set(const char *sql, size_t len)
+{
+    size_t i = skip_blanks(sql, 0, len), j;
+    if (!(i = eat_word(sql, i, len, "set")) || i >= len || (sql[i] != ' ' && sql[i] != '\t'))
+        return 0;
+    i = skip_blanks(sql, i, len);
+    if ((j = eat_word(sql, i, len, "@@session.")) || (j = eat_word(sql, i, len, "@@")))
+        i = j;
+    else if ((j = eat_word(sql, i, len, "session ")))
+        i = skip_blanks(sql, j, len);
+    if (!(i = eat_word(sql, i, len, "autocommit")))
+        return 0;
+    i = skip_blanks(sql, i, len);
+    if (i >= len || sql[i] != '=')
+        return 0;
+    i = skip_blanks(sql, i + 1, len);
+    static const char *const values[] = {"0", "1", "on", "off", "true", "false"};
+    size_t v = 0;
+    for (size_t k = 0; k < sizeof values / sizeof values[0] && !v; k++)
+        v = eat_word(sql, i, len, values[k]);
+    if (!v || (v < len && ((sql[v] | 0x20) >= 'a' && (sql[v] | 0x20) <= 'z')))
+        return 0;
+    i = skip_blanks(sql, v, len);
+    if (i < len && sql[i] == ';')
+        i = skip_blanks(sql, i + 1, len);
+    return i == len;
+}
+
 static int find_temp(const rwr_session *s, const char *name, size_t len)
 {
     for (int i = 0; i < s->ntemp; i++)

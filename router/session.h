@@ -69,6 +69,15 @@ int rwr_session_record(rwr_session *s, const uint8_t *pkt, size_t len);
 /* The chain hash of a history ending with prev_chain (0: empty) extended by pkt. Never 0. */
 uint64_t rwr_history_chain(uint64_t prev_chain, const uint8_t *pkt, size_t len);
 
+/* Forget the newest history entry (it is being replaced by a newer value of the same
+ * setting). */
+void rwr_session_drop_last(rwr_session *s);
+
+/* Is sql exactly one SET of autocommit (SET autocommit=1, SET @@session.autocommit = OFF,
+ * SET SESSION autocommit=0; ...)? Connector/J sends these around every transaction: the
+ * history keeps only the newest, so it does not grow with every transaction. */
+int rwr_is_autocommit_set(const char *sql, size_t len);
+
 /* Temporary tables. */
 void rwr_session_temp_add(rwr_session *s, const char *name);
 void rwr_session_temp_drop(rwr_session *s, const char *name);

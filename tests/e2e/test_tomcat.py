@@ -28,8 +28,7 @@ Asserted:
   every order on the final master;
 - a long-lived pool (AGED_TXNS order transactions on every pooled connection, each wrapped by
   Connector/J in SET autocommit=0 / =1) still gets its list and report reads on the replicas,
-  and a switchover is still a pause for it, not an error (xfail: a known rwproxy bug, see the
-  test).
+  and a switchover is still a pause for it, not an error.
 
 RWP_E2E_PROXY_EXTRA (optional): INI text appended to rwproxy's config, e.g. to watch the test
 fail with "[routing]\nconsistency = eventual\n" (reads right after a write may then miss).
@@ -611,14 +610,9 @@ def test_switchover_under_traffic(box, proxy, tomcat, shop):
             first.name, sw2.info, sw2.master.name))
 
 
-# Known rwproxy bug (reported with issue 8's Tomcat test): every SET autocommit=0/1 is appended
-# to the session history, which is capped at RWR_HISTORY_MAX_ENTRIES (512); past ~256
-# transactions a pooled connection's session is pinned to the master ("session history too
-# long"): all its reads go to the master, a switchover does not hold its writes (ERR 1290 from
-# the read-only old master) and closes it (ERR 1927). strict: once fixed, this XPASSes and fails
-# until the marker is removed.
-@pytest.mark.xfail(strict=True, reason="rwproxy pins long-lived pooled sessions to the master "
-                   "(session history too long after ~256 SET autocommit toggles)")
+# Connector/J wraps every transaction in SET autocommit=0 / =1: the session history keeps only
+# the newest of consecutive autocommit SETs (router/session.c rwr_is_autocommit_set), so a
+# long-lived pooled connection is never pinned to the master by a history that grew too long.
 def test_long_lived_pool_keeps_splitting(box, proxy, tomcat, shop):
     """A pool's connections live long: after AGED_TXNS order transactions on every pooled
     connection (Connector/J sends SET autocommit=0 / =1 around each), list and report reads

@@ -35,7 +35,8 @@ COLUMNS = {
                      "source", "gtid_current_pos", "last_check", "last_check_at", "check_ms",
                      "conns_in_use", "conns_idle", "queries", "errors", "avg_latency_ms",
                      "detail"],
-    "SHOW POOLS": ["worker", "server", "in_use", "idle", "opened", "failed"],
+    "SHOW POOLS": ["worker", "server", "in_use", "idle", "opened", "failed", "waiting", "reused",
+                   "reset", "released", "expired", "wait_timeouts"],
     "SHOW SESSIONS": ["id", "user", "client", "schema", "state", "backends", "statement",
                       "age_s"],
     "SHOW STATS": ["name", "value"],
@@ -289,7 +290,8 @@ def test_show_pools_rows(shared_admin, sandbox):
     names = {s.name for s in sandbox.servers}
     for r in rows_as_dicts(cols, rows):
         assert r["server"] in names and int(r["worker"]) >= 0, r
-        assert all(int(r[k]) >= 0 for k in ("in_use", "idle", "opened", "failed")), r
+        assert all(int(r[k]) >= 0 for k in ("in_use", "idle", "opened", "failed", "waiting", "reused",
+                                             "reset", "released", "expired", "wait_timeouts")), r
 
 
 def test_show_digests_records_a_statement(shared_admin, proxy_conn):

@@ -1266,9 +1266,11 @@ def test_max_connections_per_server(sandbox, workdir, topo):
         mine = [h for (h,) in procs if int(h.rsplit(":", 1)[1]) in ours]
         assert len(mine) <= 2, px.why("rwproxy has %d app connections on %s (max_connections = 2): %r"
                                       % (len(mine), capped.name, mine))
-        assert seen.count(capped.name) <= 2 and all(s in topo.replica_names for s in seen), \
-            px.why("answers: %r" % seen)
-        assert seen.count(other.name) >= 8, px.why("answers: %r" % seen)
+        assert all(s in topo.replica_names for s in seen), px.why("answers: %r" % seen)
+        if os.environ.get("RWPROXY_TEST_MULTIPLEX") == "off":
+            # sessions keep their connections: the capped replica takes at most 2 of them
+            assert seen.count(capped.name) <= 2, px.why("answers: %r" % seen)
+            assert seen.count(other.name) >= 8, px.why("answers: %r" % seen)
     finally:
         for c in held:
             c.close()

@@ -221,6 +221,30 @@ static void test_history_chain(void **state)
     rwr_session_free(&s3);
 }
 
+static void test_autocommit_set_detection(void **state)
+{
+    (void)state;
+    static const char *const yes[] = {"SET autocommit=0", "set autocommit = 1", "SET @@session.autocommit=ON",
+                                      "SET @@autocommit = off;", "SET SESSION autocommit=true", "  SET autocommit=FALSE ; "};
+    static const char *const no[] = {"SET autocommit=0, sql_mode=''", "SET autocommit=@x", "SET autocommitx=1",
+                                     "SET GLOBAL autocommit=1", "SELECT 1", "SET autocommit=10", "SET autocommit=0; SELECT 1",
+                                     "SETautocommit=1", "SET autocommit=onx", ""};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        assert_true(rwr_is_autocommit_set(yes[i], strlen(yes[i])));
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        assert_false(rwr_is_autocommit_set(no[i], strlen(no[i])));
+    /* the history keeps one entry: drop_last forgets the newest */
+    rwr_session s;
+    rwr_session_init(&s);
+    static const uint8_t p[] = {0x11, 0, 0, 0, 0x03, 'S', 'E', 'T', ' ', 'a', 'u', 't', 'o', 'c', 'o', 'm', 'm', 'i', 't', '=', '0'};
+    assert_int_equal(rwr_session_record(&s, p, sizeof p), 0);
+    rwr_session_drop_last(&s);
+    assert_int_equal(s.nhist, 0);
+    assert_int_equal(s.hist_bytes, 0);
+    rwr_session_drop_last(&s); /* empty: nothing happens */
+    rwr_session_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -232,6 +256,7 @@ int main(void)
         cmocka_unit_test(test_temporary_tables),
         cmocka_unit_test(test_history_records_and_limits),
         cmocka_unit_test(test_history_chain),
+        cmocka_unit_test(test_autocommit_set_detection),
         cmocka_unit_test(test_user_variables_after_server_side_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
