@@ -123,6 +123,7 @@
 
 /* ---- error codes rwproxy sends itself (with their SQLSTATE) ---- */
 #define ER_CON_COUNT_ERROR          1040 /* 08004 too many connections */
+#define ER_OUT_OF_RESOURCES         1041 /* HY000 out of memory */
 #define ER_HANDSHAKE_ERROR          1043 /* 08S01 bad handshake */
 #define ER_ACCESS_DENIED_ERROR      1045 /* 28000 */
 #define ER_UNKNOWN_COM_ERROR        1047 /* 08S01 unknown command */

@@ -51,6 +51,7 @@ static const char *const client_state_names[] = {"handshake", "auth_switch", "co
     } while (0)
 
 static void start_backend_login(rwp_client *c);
+static void account_input(rwp_client *c);
 static void uncount_user(rwp_client *c);
 static void packet_too_large(rwp_client *c);
 
@@ -160,6 +161,7 @@ static void on_handle_closed(uv_handle_t *h)
     uncount_user(c);
     rwp_kill_unregister(c);
     rwp_inbuf_free(&c->in);
+    account_input(c);
     rwp_tls_free(c->tls);
     rwp_session_free(c);
     free(c->attrs);
@@ -228,17 +230,39 @@ void rwp_client_fail(rwp_client *c, uint8_t seq, uint16_t code, const char *sqls
 
 /* ---- reading from the client ---- */
 
+/* Keep the worker's total of client input buffer bytes up to date with c's buffer. */
+static void account_input(rwp_client *c)
+{
+    size_t cap = c->in.data ? c->in.cap : 0;
+    c->worker->client_in_bytes += cap - c->in_accounted;
+    c->in_accounted = cap;
+}
+
+/* Is the worker over [limits] worker_buffer_limit while c is in the middle of a packet (it
+ * would need more memory to finish it)? Such a client is cut off; others go on. */
+static int input_over_budget(const rwp_client *c)
+{
+    int64_t limit = c->worker->cfg->worker_buffer_limit;
+    return limit > 0 && rwp_inbuf_len(&c->in) > 0 && (int64_t)c->worker->client_in_bytes > limit;
+}
+
 static void on_client_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     rwp_client *c = h->data;
     size_t avail = 0;
     (void)suggested;
+    if (input_over_budget(c)) {
+        c->in_denied = 1;
+        *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS to on_client_read */
+        return;
+    }
     if (c->tls) { /* ciphertext goes to a pooled chunk, plaintext to c->in */
         rwp_chunk *ch = rwp_chunk_get(&c->worker->chunks);
         *buf = ch ? uv_buf_init((char *)ch->data, RWP_CHUNK_SIZE) : uv_buf_init(NULL, 0);
         return;
     }
     uint8_t *p = rwp_inbuf_reserve(&c->in, 16384, &avail);
+    account_input(c);
     *buf = p ? uv_buf_init((char *)p, (unsigned)(avail > 65536 ? 65536 : avail)) : uv_buf_init(NULL, 0);
 }
 
@@ -317,9 +341,24 @@ static void on_client_tls_read(rwp_client *c, ssize_t nread, const uv_buf_t *buf
         rwp_client_process_input(c);
 }
 
+/* The worker's client buffers are at [limits] worker_buffer_limit and this client needs more
+ * to finish a packet: ERR 1041, then the close (its stream cannot be resumed mid-packet). */
+static void buffers_exhausted(rwp_client *c)
+{
+    rwp_client_fail(c, 1, ER_OUT_OF_RESOURCES, "HY000",
+                    "rwproxy: out of memory for client buffers on this worker ([limits] "
+                    "worker_buffer_limit = %lld bytes); the statement was not executed",
+                    (long long)c->worker->cfg->worker_buffer_limit);
+}
+
 static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     rwp_client *c = s->data;
+    if (nread == UV_ENOBUFS && c->in_denied) {
+        if (c->state != CL_CLOSING)
+            buffers_exhausted(c);
+        return;
+    }
     if (c->tls) {
         on_client_tls_read(c, nread, buf);
         return;
@@ -1238,6 +1277,7 @@ void rwp_client_process_input(rwp_client *c)
         resume_reading(c);
     if (c->state == CL_IDLE || pending == 0)
         rwp_inbuf_release_if_empty(&c->in);
+    account_input(c);
 }
 
 /* ---- accepting ---- */

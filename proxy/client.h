@@ -175,6 +175,8 @@ struct rwp_client {
     int hold_master;           /* server-side code (CALL) may have left state on the master
                                   connection that cannot be replayed: keep it */
     uint64_t last_insert_id;   /* LAST_INSERT_ID() of the session, from its OK packets */
+    size_t in_accounted;       /* bytes of in's buffer counted in the worker's client_in_bytes */
+    int in_denied;             /* its buffer could not grow: the worker is at worker_buffer_limit */
     uint64_t prev_lease;       /* lease of the connection that ran the previous statement, given back
                                   to the pool (reclaimed for FOUND_ROWS(), SHOW WARNINGS) */
 };

@@ -140,6 +140,12 @@ static const rwp_config_key key_table[] = {
     {"limits", "max_packet_size", "size", "1073741824", 1,
      "largest client packet (statement) accepted; bytes, or with a K, M or G suffix (1024..1G)",
      RWP_CK_SIZE, offsetof(rwp_config, max_packet_size), 0, sizeof(int64_t), 1024, 1073741824, 0},
+    {"limits", "worker_buffer_limit", "size", "536870912", 1,
+     "memory one worker thread may hold in client input buffers (partly received packets, "
+     "pipelined commands); over it, a client in the middle of a packet that needs more gets "
+     "ERR 1041 and is disconnected (1M..64G)",
+     RWP_CK_SIZE, offsetof(rwp_config, worker_buffer_limit), 0, sizeof(int64_t), 1048576,
+     68719476736LL, 0},
     K_INT("limits", "client_idle_timeout_s", rwp_config, client_idle_timeout_s, "0", 0, 31536000,
           "close client connections idle this long (0 = never)"),
     K_BOOL("pool", "multiplex", pool_multiplex, "on",

@@ -104,6 +104,7 @@ typedef struct rwp_config {
     int handshake_timeout_ms;       /* [limits] handshake_timeout_ms */
     int64_t max_packet_size;        /* [limits] max_packet_size in bytes */
     int client_idle_timeout_s;      /* [limits] client_idle_timeout_s (0 = never) */
+    int64_t worker_buffer_limit;    /* [limits] worker_buffer_limit: client input buffers of one worker, bytes */
     /* [tls]: TLS for clients (proxy/tls.c) */
     char tls_cert[1024];            /* [tls] cert: certificate chain file, PEM ("" = no TLS) */
     char tls_key[1024];             /* [tls] key: its private key, PEM */

@@ -170,6 +170,7 @@ int main(int argc, char **argv)
     log_info("rwproxy %s starting: %d workers, %d servers, listening on %s:%d", RWPROXY_VERSION,
              proxy.nworkers, cfg->nservers, cfg->listen_host, cfg->listen_port);
     rwp_monitor *mon = rwp_monitor_start(cfg, &proxy.topo);
+    proxy.monitor = mon;
     if (!mon) {
         log_error("cannot start the monitor");
         return 1;

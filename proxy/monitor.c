@@ -952,3 +952,12 @@ void rwp_monitor_counts(rwp_monitor *m, uint64_t *failovers, uint64_t *switchove
     *rejoins = m->done[2];
     pthread_mutex_unlock(&m->ev_mu);
 }
+
+void rwp_monitor_adopt_config(rwp_monitor *m, const rwp_config *cfg)
+{
+    if (!m || !cfg || cfg->nservers != m->n)
+        return;
+    for (int i = 0; i < m->n; i++)
+        m->srv[i].cfg = &cfg->servers[i];
+    m->cfg = cfg;
+}

@@ -29,6 +29,10 @@ typedef struct rwp_monitor rwp_monitor;
 rwp_monitor *rwp_monitor_start(const rwp_config *cfg, rwp_topo_slot *slot);
 /* Stop and join every thread, release the failover locks and free everything. NULL is fine. */
 void rwp_monitor_stop(rwp_monitor *m);
+/* A reload: check and act with cfg from the next round on (interval, failcount, timeouts,
+ * failover keys, promotion of each server). cfg lists the same servers in the same order as
+ * the running one (reload refuses other changes) and outlives the monitor. NULL m is fine. */
+void rwp_monitor_adopt_config(rwp_monitor *m, const rwp_config *cfg);
 
 /* Put the server named name into maintenance (on = 1: no new traffic, never promoted or
  * repointed) or take it out (on = 0). Applied at the next round, which starts at once.

@@ -14,6 +14,7 @@
 
 #include <mysql.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -44,7 +45,7 @@ typedef struct rwp_monitor rwp_monitor;
 
 /* One configured server as the monitor keeps it. */
 typedef struct {
-    const rwp_server_cfg *cfg;    /* its configuration */
+    const rwp_server_cfg *_Atomic cfg; /* its configuration (swapped by a reload) */
     int index;                    /* position in config order */
     rwp_monitor *m;               /* back pointer for the checker thread */
     /* --- checker thread --- */
@@ -85,7 +86,8 @@ typedef struct {
 } mon_server;
 
 struct rwp_monitor {
-    const rwp_config *cfg;        /* configuration in force (outlives the monitor) */
+    const rwp_config *_Atomic cfg; /* configuration in force (outlives the monitor; a reload
+                                      swaps it, read atomically by every thread) */
     rwp_topo_slot *slot;          /* where snapshots go */
     mon_server *srv;              /* one per configured server, config order */
     int n;                        /* entries in srv */

@@ -4,9 +4,9 @@
  * change (live server changes come later); then every worker adopts it on its own thread
  * (rwp_worker_call): new rule matcher, rule counters restarted, users, routing and limit
  * keys in force for the next statement; with users_from_backend the master's accounts are
- * loaded again (RELOAD waits for them). The replaced configuration is kept until exit: the
- * monitor thread keeps the one it started with, and nothing that still points into it may
- * see it freed.
+ * loaded again (RELOAD waits for them); the monitor checks and acts with the new one from its
+ * next round. The replaced configuration is kept until exit: nothing that still points into
+ * it may see it freed.
  */
 #include "proxy/reload.h"
 
@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "proxy/log.h"
+#include "proxy/monitor.h"
 #include "proxy/users.h"
 #include "proxy/worker.h"
 #include "router/rules.h"
@@ -93,6 +94,7 @@ static int reload_locked(rwp_proxy *p, char *msg, size_t cap)
         if (rwp_worker_call(&p->workers[i], adopt_config, neu, ADOPT_TIMEOUT_MS) != 0)
             late++;
     p->cfg = neu;
+    rwp_monitor_adopt_config(p->monitor, neu);
     rwp_log_set_level(neu->log_level);
     rwp_log_set_format(neu->log_format);
     snprintf(msg, cap, "configuration reloaded from %s (%d servers, %d users, %d rules)%s", neu->path,

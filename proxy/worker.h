@@ -99,6 +99,7 @@ typedef struct rwp_worker {
     rwp_client *reg[RWP_REG_BUCKETS]; /* live clients by id, chained through reg_next */
     rwp_digests digests;       /* statement digests of this worker's clients */
     rwp_pool pool;             /* idle backend connections, per-server counts and waiters */
+    size_t client_in_bytes;    /* bytes allocated for its clients' input buffers ([limits] worker_buffer_limit) */
     char digest_buf[RWR_DIGEST_MAX_INPUT + 1]; /* scratch for normalising one statement */
     uint64_t start_ns;         /* uv_hrtime() at init (uptime) */
 } rwp_worker;
@@ -117,6 +118,7 @@ struct rwp_proxy {
     struct rwp_user_conns *user_conns; /* client connections per user name (per-user limit) */
     pthread_mutex_t reload_mu; /* one reload at a time (admin RELOAD, SIGHUP) */
     struct rwp_users *users;   /* the backend account loader (proxy/users.h), or NULL */
+    struct rwp_monitor *monitor; /* the monitor (reloads hand it the new configuration) */
     const rwp_config **retired;/* configurations replaced by reloads, freed at exit */
     int nretired;              /* entries in retired */
 };

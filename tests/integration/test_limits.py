@@ -149,3 +149,45 @@ def test_handshake_timeout_cuts_a_slow_login(sandbox, workdir):
         still_serves(px)
     finally:
         stop_own_proxy(px)
+
+
+def test_worker_buffer_limit(sandbox, workdir):
+    """[limits] worker_buffer_limit: a client in the middle of an 8 MiB statement that pushes
+    its worker's client buffers over 1 MiB gets ERR 1041 and is disconnected; the proxy's
+    memory stays bounded and other clients keep working."""
+    import mysqlraw
+    px = start_own_proxy(sandbox, workdir, "limit-buffers",
+                         "[limits]\nworker_buffer_limit = 1M\n", threads=1)
+    try:
+        other = pymysql_connect(px.port)
+        hog = mysqlraw.connect("127.0.0.1", px.port)
+        payload_len = 8 << 20
+        # COM_QUERY header claiming 8 MiB, then part of it, in pieces
+        hog.sock.sendall(payload_len.to_bytes(3, "little") + b"\x00" + b"\x03")
+        sent, got_err = 0, None
+        chunk = b"x" * 65536
+        try:
+            while sent < 6 << 20:
+                hog.sock.sendall(chunk)
+                sent += len(chunk)
+        except OSError:
+            pass  # the proxy closed it
+        hog.sock.settimeout(10)
+        hog.seq = 1  # the answer to the command
+        try:
+            pkt = hog.read_packet()
+            got_err = pkt
+        except Exception as e:  # noqa: BLE001 - closed without a packet would fail below
+            got_err = e
+        assert isinstance(got_err, (bytes, bytearray)) and got_err[0] == 0xFF, got_err
+        assert int.from_bytes(got_err[1:3], "little") == 1041, got_err
+        with other.cursor() as cur:  # the others keep working
+            cur.execute("SELECT 1")
+            assert cur.fetchall() == ((1,),)
+        other.close()
+        still_serves(px)
+        # the memory was given back: RSS well under the 8 MiB the hog announced
+        rss_kb = int([l for l in open("/proc/%d/status" % px.proc.pid) if l.startswith("VmRSS")][0].split()[1])
+        assert rss_kb < 64 * 1024, rss_kb
+    finally:
+        stop_own_proxy(px)

@@ -96,3 +96,44 @@ def test_reload_valid_invalid_and_restart_keys(sandbox, workdir):
         th.join(30)
         stop_own_proxy(px)
     assert not errors, errors[:5]
+
+
+def admin_query(px, sql):
+    """One admin-port statement; returns (rows, None) or (None, error)."""
+    c = pymysql.connect(host="127.0.0.1", port=px.proc.admin_port, user="admin",
+                        password="admin_pw", connect_timeout=10, read_timeout=60)
+    try:
+        with c.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall(), None
+    except pymysql.err.MySQLError as e:
+        return None, e
+    finally:
+        c.close()
+
+
+def test_reload_reaches_the_monitor(sandbox, workdir):
+    """The monitor acts with the reloaded configuration: with every replica set to
+    promotion = never by a reload, a SWITCHOVER finds no candidate (and the topology stays);
+    reloaded back, the monitor's view of the servers is the original one again."""
+    px = start_own_proxy(sandbox, workdir, "reload-monitor")
+    try:
+        original = open(px.proc.config_path).read()
+        never = original
+        for s in sandbox.servers:
+            if s is not sandbox.master:
+                never = never.replace("[server.%s]\n" % s.name,
+                                      "[server.%s]\npromotion = never\n" % s.name)
+        assert never != original
+        since = hup(px, never)
+        wait_log(px, "configuration reloaded", since)
+        rows, err = admin_query(px, "SWITCHOVER")
+        assert err is not None, "SWITCHOVER promoted a server the reloaded config says never: %r" % (rows,)
+        assert "no candidate" in str(err), err
+        assert sandbox.master.query("SELECT @@read_only")[0][0] == 0  # nothing moved
+        since = hup(px, original)
+        wait_log(px, "configuration reloaded", since)
+        rows, err = admin_query(px, "SHOW SERVERS")
+        assert err is None and len(rows) == len(sandbox.servers), (rows, err)
+    finally:
+        stop_own_proxy(px)
