@@ -16,21 +16,28 @@ void proto_sha1(const void *data, size_t len, uint8_t out[PROTO_SHA1_LEN])
     EVP_Digest(data, len, out, &n, EVP_sha1(), NULL);
 }
 
-/* SHA1(a || b) */
-static void sha1_two(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
-                     uint8_t out[PROTO_SHA1_LEN])
+/* md(a || b) into out (out_len bytes, zeroed if OpenSSL runs out of memory). */
+static void digest_two(const EVP_MD *md, size_t out_len, const uint8_t *a, size_t alen,
+                       const uint8_t *b, size_t blen, uint8_t *out)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned int n = 0;
     if (!ctx) {
-        memset(out, 0, PROTO_SHA1_LEN);
+        memset(out, 0, out_len);
         return;
     }
-    EVP_DigestInit_ex(ctx, EVP_sha1(), NULL);
+    EVP_DigestInit_ex(ctx, md, NULL);
     EVP_DigestUpdate(ctx, a, alen);
     EVP_DigestUpdate(ctx, b, blen);
     EVP_DigestFinal_ex(ctx, out, &n);
     EVP_MD_CTX_free(ctx);
+}
+
+/* SHA1(a || b) */
+static void sha1_two(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+                     uint8_t out[PROTO_SHA1_LEN])
+{
+    digest_two(EVP_sha1(), PROTO_SHA1_LEN, a, alen, b, blen, out);
 }
 
 void proto_native_hash_password(const char *password, size_t len,
@@ -142,17 +149,7 @@ void proto_sha256(const void *data, size_t len, uint8_t out[PROTO_SHA256_LEN])
 static void sha256_two(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
                        uint8_t out[PROTO_SHA256_LEN])
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned int n = 0;
-    if (!ctx) {
-        memset(out, 0, PROTO_SHA256_LEN);
-        return;
-    }
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-    EVP_DigestUpdate(ctx, a, alen);
-    EVP_DigestUpdate(ctx, b, blen);
-    EVP_DigestFinal_ex(ctx, out, &n);
-    EVP_MD_CTX_free(ctx);
+    digest_two(EVP_sha256(), PROTO_SHA256_LEN, a, alen, b, blen, out);
 }
 
 void proto_sha2_hash_password(const char *password, size_t len, uint8_t s2[PROTO_SHA256_LEN])

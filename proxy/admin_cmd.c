@@ -197,6 +197,8 @@ static void show_servers(const rwp_adm_ctx *ctx, rwp_adm_reply *out)
     }
     if (reply_table(out, SC_NCOLS, SERVER_COLS) == 0) {
         for (int i = 0; i < topo->nservers; i++) {
+            if (topo->servers[i].removed)
+                continue; /* a reload removed it: its slot is kept, not listed */
             long r = rwp_table_add_row(&out->table);
             server_state_cells(&out->table, r, &topo->servers[i]);
             server_counter_cells(&out->table, r, totals ? &totals[i] : NULL);
@@ -365,6 +367,8 @@ static void show_config(const rwp_adm_ctx *ctx, rwp_adm_reply *out)
         return;
     config_fixed_rows(&out->table, c);
     for (int i = 0; i < c->nservers; i++) {
+        if (c->servers[i].removed)
+            continue;
         snprintf(section, sizeof section, "server.%s", c->servers[i].name);
         config_rows(&out->table, "server.NAME", section, &c->servers[i]);
     }
@@ -435,7 +439,7 @@ static int known_server(const rwp_adm_ctx *ctx, const char *name, rwp_adm_reply 
 {
     const rwp_config *c = rwp_adm_config(ctx->proxy);
     for (int i = 0; i < c->nservers; i++)
-        if (strcmp(c->servers[i].name, name) == 0)
+        if (!c->servers[i].removed && strcmp(c->servers[i].name, name) == 0)
             return i;
     reply_err(out, ER_UNKNOWN_ERROR, "HY000", "unknown server '%.64s' (SHOW SERVERS lists them)",
               name);

@@ -780,8 +780,10 @@ static int login_server(const rwp_client *c)
         return -1;
     if (t->writer >= 0 && t->writer < c->nservers)
         return t->writer;
+    const rwp_config *cfg = c->worker->cfg;
     for (int i = 0; i < t->nservers && i < c->nservers; i++)
-        if (t->servers[i].health == SRV_UP || t->servers[i].health == SRV_LAGGING)
+        if ((t->servers[i].health == SRV_UP || t->servers[i].health == SRV_LAGGING) &&
+            !t->servers[i].removed && !(i < cfg->nservers && cfg->servers[i].removed))
             return i;
     return -1;
 }

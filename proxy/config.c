@@ -1363,9 +1363,99 @@ const rwp_server_cfg *rwp_config_find_server(const rwp_config *c, const char *na
     if (!c || !name)
         return NULL;
     for (int i = 0; i < c->nservers; i++)
-        if (!strcmp(c->servers[i].name, name))
+        if (!c->servers[i].removed && !strcmp(c->servers[i].name, name))
             return &c->servers[i];
     return NULL;
+}
+
+int rwp_config_live_servers(const rwp_config *c)
+{
+    int n = 0;
+    for (int i = 0; c && i < c->nservers; i++)
+        n += !c->servers[i].removed;
+    return n;
+}
+
+/* The index of neu's server named name, or -1 (neu not aligned yet: no placeholders). */
+static int server_index(const rwp_config *c, const char *name)
+{
+    for (int i = 0; i < c->nservers; i++)
+        if (!strcmp(c->servers[i].name, name))
+            return i;
+    return -1;
+}
+
+/* The slot of a removed server: name, host and port kept for logs and the admin port. */
+static void make_placeholder(rwp_server_cfg *out, const rwp_server_cfg *was)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->name, sizeof out->name, "%s", was->name);
+    snprintf(out->host, sizeof out->host, "%s", was->host);
+    out->port = was->port;
+    out->removed = 1;
+}
+
+/* Fill slots[] from old's slots; placed[j] = 1 for every neu server given its old slot. */
+static int keep_old_slots(const rwp_config *old, const rwp_config *neu, rwp_server_cfg *slots,
+                          char *placed, char *why, size_t cap)
+{
+    for (int i = 0; i < old->nservers; i++) {
+        const rwp_server_cfg *o = &old->servers[i];
+        int j = server_index(neu, o->name);
+        if (j < 0) {
+            make_placeholder(&slots[i], o);
+            continue;
+        }
+        const rwp_server_cfg *n = &neu->servers[j];
+        if (!o->removed && (strcmp(o->host, n->host) != 0 || o->port != n->port)) {
+            snprintf(why, cap, "[server.%s] changed its host or port (%s:%d -> %s:%d): that needs a "
+                     "restart (or remove it in one reload and add it under a new name)",
+                     o->name, o->host, o->port, n->host, n->port);
+            return -1;
+        }
+        slots[i] = *n;
+        placed[j] = 1;
+    }
+    return 0;
+}
+
+int rwp_config_align_servers(const rwp_config *old, rwp_config *neu, char *why, size_t cap)
+{
+    rwp_server_cfg *slots = calloc(RWP_MAX_SERVERS, sizeof *slots);
+    char placed[RWP_MAX_SERVERS] = {0};
+    if (!slots) {
+        snprintf(why, cap, "out of memory");
+        return -1;
+    }
+    int used = old->nservers;
+    int rc = keep_old_slots(old, neu, slots, placed, why, cap);
+    for (int j = 0; rc == 0 && j < neu->nservers; j++) {
+        if (placed[j])
+            continue;
+        if (used >= RWP_MAX_SERVERS) {
+            snprintf(why, cap, "too many servers since start (%d slots, removed ones included; "
+                     "max %d): restart to add [server.%s]", used + 1, RWP_MAX_SERVERS,
+                     neu->servers[j].name);
+            rc = -1;
+            break;
+        }
+        slots[used++] = neu->servers[j];
+    }
+    int live = 0;
+    for (int i = 0; rc == 0 && i < used; i++)
+        live += !slots[i].removed;
+    if (rc == 0 && live == 0) {
+        snprintf(why, cap, "no server would be left");
+        rc = -1;
+    }
+    if (rc != 0) {
+        free(slots); /* the TLS contexts still belong to neu->servers */
+        return -1;
+    }
+    free(neu->servers); /* every entry moved into slots (TLS contexts with them) */
+    neu->servers = slots;
+    neu->nservers = used;
+    return 0;
 }
 
 /* ------------------------------------------------------------ dump / reload ---- */
@@ -1394,6 +1484,8 @@ void rwp_config_dump(const rwp_config *c,
             dump_section(key_table[i].section, key_table[i].section, c, emit, ctx);
     char section[200];
     for (int i = 0; i < c->nservers; i++) {
+        if (c->servers[i].removed)
+            continue;
         snprintf(section, sizeof section, "server.%s", c->servers[i].name);
         dump_section(SERVER_SECTION, section, &c->servers[i], emit, ctx);
     }

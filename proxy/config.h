@@ -33,6 +33,8 @@ typedef struct {
     char tls_ca[1024];    /* tls_ca: CA file its certificate is checked against ("" = none) */
     int tls_verify;       /* tls_verify: check its certificate and host (default: on with tls_ca) */
     struct ssl_ctx_st *tls_ctx; /* built at validation when tls = on (owned), else NULL */
+    int removed;          /* 1: a placeholder keeping the slot of a server a reload removed
+                             (name, host, port only; never routed to, checked or listed) */
 } rwp_server_cfg;
 
 /* One [user.NAME] section: a client user rwproxy authenticates itself. */
@@ -123,8 +125,9 @@ typedef struct rwp_config {
     char drill_table[65];           /* [drill] table the drill writes markers into (default markers) */
     int drill_interval_ms;          /* [drill] interval_ms: time between two marker writes */
     char drill_stop_command[1024];  /* [drill] stop_command: shell command stopping the master ("" = SQL SHUTDOWN) */
-    rwp_server_cfg *servers;        /* [server.NAME] sections in file order */
-    int nservers;                   /* number of servers (1..RWP_MAX_SERVERS) */
+    rwp_server_cfg *servers;        /* [server.NAME] sections in file order; after a reload in slot
+                                       order (rwp_config_align_servers), room for RWP_MAX_SERVERS */
+    int nservers;                   /* number of servers (1..RWP_MAX_SERVERS), removed placeholders included */
     rwp_user_cfg *users;            /* [user.NAME] sections, sorted by name */
     int nusers;                     /* number of users */
     rwp_rule_cfg *rules;            /* [rule.NAME] sections in file order */
@@ -145,7 +148,7 @@ void rwp_config_free(rwp_config *c);
 
 /* The user named by name[0..len) (not NUL-terminated), or NULL. Binary search. */
 const rwp_user_cfg *rwp_config_find_user(const rwp_config *c, const char *name, size_t len);
-/* The server named name, or NULL. */
+/* The server named name, or NULL (removed placeholders are not found). */
 const rwp_server_cfg *rwp_config_find_server(const rwp_config *c, const char *name);
 
 /* How a key's value is parsed and where it is stored (rwp_config_key.kind). */
@@ -195,6 +198,16 @@ void rwp_config_dump(const rwp_config *c,
 /* Format one key's effective value (as the dump shows it) into buf. obj is the rwp_config for
  * the fixed sections, the rwp_server_cfg / rwp_user_cfg for repeated ones. */
 void rwp_config_format_value(const rwp_config_key *k, const void *obj, char *buf, size_t len);
+
+/* A reload: rearrange neu's servers into the running configuration's slots, so that a server
+ * index means the same server for the whole process lifetime. A name in both keeps its slot;
+ * a name only in old keeps its slot as a placeholder (removed = 1, name/host/port copied); a
+ * new name takes its old slot if it was removed earlier, else a new slot at the end. Returns
+ * 0, or -1 with the reason in why (neu unchanged) if a kept server's host or port changed,
+ * more than RWP_MAX_SERVERS slots would be needed, or no server would be left. */
+int rwp_config_align_servers(const rwp_config *old, rwp_config *neu, char *why, size_t cap);
+/* Servers of c that are not removed placeholders. */
+int rwp_config_live_servers(const rwp_config *c);
 
 /* 1 if going from old to neu needs a restart (a key with reloadable = 0 changed: [proxy]
  * listen, [proxy] threads, [admin] listen); writes the first such key ("proxy.listen") into

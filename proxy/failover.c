@@ -238,7 +238,10 @@ static int lock_one(rwp_monitor *m, int i)
 static int lock_majority(rwp_monitor *m, const char *type, char *err, size_t errcap)
 {
     int64_t t0 = mon_mono_ms();
-    int need = m->n / 2 + 1, got = 0, answering = 0;
+    int live = 0;
+    for (int i = 0; i < m->n; i++)
+        live += !m->srv[i].removed; /* servers a reload removed are not counted */
+    int need = live / 2 + 1, got = 0, answering = 0;
     char res[200];
     for (int i = 0; i < m->n; i++) {
         answering += m->srv[i].answering;
@@ -248,12 +251,12 @@ static int lock_majority(rwp_monitor *m, const char *type, char *err, size_t err
     if (!m->cfg->majority_lock) /* one rwproxy only: every server that answers must agree */
         need = answering > 0 ? answering : 1;
     if (got >= need) {
-        snprintf(res, sizeof res, "GET_LOCK on %d of %d servers (%d needed)", got, m->n, need);
+        snprintf(res, sizeof res, "GET_LOCK on %d of %d servers (%d needed)", got, live, need);
         return ev_step(m, type, "lock", t0, 1, res);
     }
     unlock_majority(m);
     snprintf(res, sizeof res, "majority lock not obtained (%d of %d servers, %d needed): another "
-             "rwproxy is handling it, or too few servers answer; only observing", got, m->n, need);
+             "rwproxy is handling it, or too few servers answer; only observing", got, live, need);
     snprintf(err, errcap, "%s", res);
     return ev_step(m, type, "lock", t0, 0, res);
 }
@@ -418,7 +421,7 @@ static void repoint_replicas(rwp_monitor *m, const char *type, int old, int new_
     char step[96], err[256];
     for (int i = 0; i < m->n; i++) {
         mon_server *s = &m->srv[i];
-        if (i == old || i == new_master || i == skip || !s->good.nslaves)
+        if (i == old || i == new_master || i == skip || s->removed || !s->good.nslaves)
             continue;
         if (!rwp_ml_is_source(&s->good.slave, m->srv[old].cfg->host, m->srv[old].cfg->port,
                               m->srv[old].good.server_id))
@@ -666,7 +669,7 @@ typedef struct {
 static int find_server(const rwp_monitor *m, const char *name)
 {
     for (int i = 0; i < m->n; i++)
-        if (strcmp(m->srv[i].cfg->name, name) == 0)
+        if (!m->srv[i].removed && strcmp(m->srv[i].cfg->name, name) == 0)
             return i;
     return -1;
 }

@@ -162,7 +162,7 @@ int main(int argc, char **argv)
     pthread_mutex_init(&proxy.gtid_mu, NULL);
     pthread_mutex_init(&proxy.reload_mu, NULL);
     pthread_mutex_init(&proxy.users_mu, NULL);
-    proxy.server_conns = calloc((size_t)cfg->nservers, sizeof *proxy.server_conns);
+    proxy.server_conns = calloc(RWP_MAX_SERVERS, sizeof *proxy.server_conns); /* reloads add slots */
     if (!proxy.server_conns) {
         log_error("out of memory");
         return 1;

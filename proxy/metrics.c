@@ -154,6 +154,15 @@ static void render_global(sbuf *b, rwp_proxy *p)
     rwp_table_free(&t);
 }
 
+/* The first server from index i on that is listed (a reload removed ones keep their slot
+ * in the topology but get no series), or t->nservers. */
+static int listed_from(const rwp_topology *t, int i)
+{
+    while (i < t->nservers && t->servers[i].removed)
+        i++;
+    return i;
+}
+
 static void render_servers(sbuf *b, rwp_proxy *p)
 {
     rwp_topology *t = rwp_topo_acquire(&p->topo);
@@ -170,19 +179,19 @@ static void render_servers(sbuf *b, rwp_proxy *p)
     static const rwp_srv_role roles[] = {ROLE_MASTER, ROLE_REPLICA, ROLE_STANDALONE, ROLE_UNKNOWN};
 
     head(b, "rwproxy_server_up", "gauge", "1 if the server answers the monitor's checks.");
-    for (int i = 0; i < n; i++) {
+    for (int i = listed_from(t, 0); i < n; i = listed_from(t, i + 1)) {
         rwp_srv_health h = t->servers[i].health;
         sb_printf(b, "rwproxy_server_up{server=\"%s\"} %d\n", label(t->servers[i].name, lb, sizeof lb),
                   h != SRV_DOWN && h != SRV_UNKNOWN);
     }
     head(b, "rwproxy_server_role", "gauge", "1 for the server's current role (master, replica, standalone, unknown).");
-    for (int i = 0; i < n; i++)
+    for (int i = listed_from(t, 0); i < n; i = listed_from(t, i + 1))
         for (size_t r = 0; r < sizeof roles / sizeof roles[0]; r++)
             sb_printf(b, "rwproxy_server_role{server=\"%s\",role=\"%s\"} %d\n",
                       label(t->servers[i].name, lb, sizeof lb), rwp_srv_role_name(roles[r]),
                       t->servers[i].role == roles[r]);
     head(b, "rwproxy_server_lag_seconds", "gauge", "Replication lag (Seconds_Behind_Master); NaN if unknown or not a replica.");
-    for (int i = 0; i < n; i++) {
+    for (int i = listed_from(t, 0); i < n; i = listed_from(t, i + 1)) {
         if (t->servers[i].lag_s >= 0)
             sb_printf(b, "rwproxy_server_lag_seconds{server=\"%s\"} %d\n", label(t->servers[i].name, lb, sizeof lb),
                       t->servers[i].lag_s);
@@ -190,12 +199,12 @@ static void render_servers(sbuf *b, rwp_proxy *p)
             sb_printf(b, "rwproxy_server_lag_seconds{server=\"%s\"} NaN\n", label(t->servers[i].name, lb, sizeof lb));
     }
     head(b, "rwproxy_server_readable", "gauge", "1 if the server gets replica reads now.");
-    for (int i = 0; i < n; i++)
+    for (int i = listed_from(t, 0); i < n; i = listed_from(t, i + 1))
         sb_printf(b, "rwproxy_server_readable{server=\"%s\"} %d\n", label(t->servers[i].name, lb, sizeof lb),
                   t->servers[i].readable ? 1 : 0);
     if (x) {
         head(b, "rwproxy_backend_connections", "gauge", "Backend connections to the server, held by a session (in_use) or idle in the pool.");
-        for (int i = 0; i < n; i++) {
+        for (int i = listed_from(t, 0); i < n; i = listed_from(t, i + 1)) {
             label(t->servers[i].name, lb, sizeof lb);
             sb_printf(b, "rwproxy_backend_connections{server=\"%s\",state=\"in_use\"} %llu\n", lb,
                       (unsigned long long)x[i].conns_in_use);
@@ -203,7 +212,7 @@ static void render_servers(sbuf *b, rwp_proxy *p)
                       (unsigned long long)x[i].conns_idle);
         }
         head(b, "rwproxy_pool_takes_total", "counter", "Connections taken from the pool: in the session's state (reused) or reset with COM_CHANGE_USER (reset).");
-        for (int i = 0; i < n; i++) {
+        for (int i = listed_from(t, 0); i < n; i = listed_from(t, i + 1)) {
             label(t->servers[i].name, lb, sizeof lb);
             sb_printf(b, "rwproxy_pool_takes_total{server=\"%s\",kind=\"reused\"} %llu\n", lb,
                       (unsigned long long)x[i].pool_reused);
@@ -211,15 +220,15 @@ static void render_servers(sbuf *b, rwp_proxy *p)
                       (unsigned long long)x[i].pool_reset);
         }
         head(b, "rwproxy_pool_waiting", "gauge", "Statements waiting for a connection to the server (at its max_connections).");
-        for (int i = 0; i < n; i++)
+        for (int i = listed_from(t, 0); i < n; i = listed_from(t, i + 1))
             sb_printf(b, "rwproxy_pool_waiting{server=\"%s\"} %llu\n", label(t->servers[i].name, lb, sizeof lb),
                       (unsigned long long)x[i].pool_waiting);
         head(b, "rwproxy_pool_wait_timeouts_total", "counter", "Statements answered ERR 1040 after waiting [pool] wait_timeout_ms for a connection.");
-        for (int i = 0; i < n; i++)
+        for (int i = listed_from(t, 0); i < n; i = listed_from(t, i + 1))
             sb_printf(b, "rwproxy_pool_wait_timeouts_total{server=\"%s\"} %llu\n", label(t->servers[i].name, lb, sizeof lb),
                       (unsigned long long)x[i].pool_wait_timeouts);
         head(b, "rwproxy_queries_total", "counter", "Client commands sent to the server, as the session's master or not (replica).");
-        for (int i = 0; i < n; i++) {
+        for (int i = listed_from(t, 0); i < n; i = listed_from(t, i + 1)) {
             label(t->servers[i].name, lb, sizeof lb);
             sb_printf(b, "rwproxy_queries_total{server=\"%s\",dest=\"master\"} %llu\n", lb,
                       (unsigned long long)(x[i].queries - x[i].reads));
@@ -227,12 +236,12 @@ static void render_servers(sbuf *b, rwp_proxy *p)
                       (unsigned long long)x[i].reads);
         }
         head(b, "rwproxy_query_errors_total", "counter", "Answers from the server that were ERR.");
-        for (int i = 0; i < n; i++)
+        for (int i = listed_from(t, 0); i < n; i = listed_from(t, i + 1))
             sb_printf(b, "rwproxy_query_errors_total{server=\"%s\"} %llu\n", label(t->servers[i].name, lb, sizeof lb),
                       (unsigned long long)x[i].errors);
         static const uint64_t bounds[] = RWP_STATS_BUCKET_BOUNDS_US;
         head(b, "rwproxy_query_duration_seconds", "histogram", "Time from sending a command to the server to its complete answer.");
-        for (int i = 0; i < n; i++) {
+        for (int i = listed_from(t, 0); i < n; i = listed_from(t, i + 1)) {
             label(t->servers[i].name, lb, sizeof lb);
             uint64_t cum = 0;
             for (size_t k = 0; k < RWP_LAT_BUCKETS; k++) {

@@ -4,7 +4,8 @@
  * the health check of its server (connect if needed, the variables query, SHOW ALL SLAVES
  * STATUS) and posts what it saw. A checker stuck on a server that accepts TCP but never
  * answers only delays its own server: the coordinator does not wait for it past the round
- * and counts an overdue check as failed (monitor.c).
+ * and counts an overdue check as failed (monitor.c). The checker of a server a reload removed
+ * closes its connection and answers every round at once without checking.
  */
 #include "proxy/monitor_int.h"
 
@@ -64,6 +65,15 @@ static void *checker_main(void *arg)
             continue;
         }
         s->seen_round = m->round;
+        if (s->cfg->removed) { /* a reload removed it: no check, no connection left open */
+            s->done_round = s->seen_round;
+            s->check_conn_id = 0;
+            pthread_mutex_unlock(&m->mu);
+            close_check_conn(s);
+            pthread_mutex_lock(&m->mu);
+            pthread_cond_signal(&m->coord_cv);
+            continue;
+        }
         s->busy = 1;
         s->busy_since_ms = mon_mono_ms();
         pthread_mutex_unlock(&m->mu);
@@ -77,15 +87,21 @@ static void *checker_main(void *arg)
     return NULL;
 }
 
+int mon_chk_start_one(rwp_monitor *m, int i)
+{
+    if (pthread_create(&m->srv[i].thread, NULL, checker_main, &m->srv[i]) != 0) {
+        log_error("monitor: cannot start the checker thread of %s", m->srv[i].cfg->name);
+        return -1;
+    }
+    m->srv[i].thread_started = 1;
+    return 0;
+}
+
 int mon_chk_start(rwp_monitor *m)
 {
-    for (int i = 0; i < m->n; i++) {
-        if (pthread_create(&m->srv[i].thread, NULL, checker_main, &m->srv[i]) != 0) {
-            log_error("monitor: cannot start the checker thread of %s", m->srv[i].cfg->name);
+    for (int i = 0; i < m->n; i++)
+        if (mon_chk_start_one(m, i) != 0)
             return -1;
-        }
-        m->srv[i].thread_started = 1;
-    }
     return 0;
 }
 

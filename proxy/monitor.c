@@ -127,8 +127,11 @@ void mon_take_results(rwp_monitor *m)
         mon_server *s = &m->srv[i];
         int have = 0;
         pthread_mutex_lock(&m->mu);
-        s->maintenance = s->maint_want;
-        if (s->result_seq > s->acct_seq) {
+        s->maintenance = s->maint_want || s->removed;
+        if (s->removed) {
+            s->acct_seq = s->result_seq;
+            s->answering = 0;
+        } else if (s->result_seq > s->acct_seq) {
             *fresh = s->result;
             s->acct_seq = s->result_seq;
             have = 1;
@@ -198,7 +201,7 @@ static void update_states(rwp_monitor *m)
     for (int i = 0; i < m->n; i++) {
         mon_server *s = &m->srv[i];
         rwp_srv_health h = health_of(m, s);
-        if (h != s->health) {
+        if (h != s->health && !s->removed) {
             const char *why = s->fenced ? s->fence_why : s->detail;
             log_info("monitor: %s (%s:%d) is %s%s%s", s->cfg->name, s->cfg->host, s->cfg->port,
                      rwp_srv_health_name(h), why[0] ? ": " : "", why);
@@ -256,6 +259,7 @@ static void fill_server(const mon_server *s, rwp_topo_server *ts)
     snprintf(ts->detail, sizeof ts->detail, "%s", s->fenced ? s->fence_why : s->detail);
     ts->checked_ms = s->checked_ms;
     ts->check_ms = s->check_ms;
+    ts->removed = s->removed;
 }
 
 static rwp_topology *build_snapshot(const rwp_monitor *m)
@@ -279,13 +283,15 @@ static rwp_topology *build_snapshot(const rwp_monitor *m)
 /* 1 if the snapshots differ in anything a worker routes by. */
 static int routing_differs(const rwp_topology *a, const rwp_topology *b)
 {
+    if (a->nservers != b->nservers)
+        return 1;
     if (a->writer != b->writer || a->writes_held != b->writes_held || a->hold_ms != b->hold_ms ||
         a->failovers != b->failovers || strcmp(a->version, b->version) != 0)
         return 1;
     for (int i = 0; i < a->nservers; i++) {
         const rwp_topo_server *x = &a->servers[i], *y = &b->servers[i];
         if (x->health != y->health || x->role != y->role || x->readable != y->readable ||
-            x->read_only != y->read_only || x->server_id != y->server_id)
+            x->read_only != y->read_only || x->server_id != y->server_id || x->removed != y->removed)
             return 1;
     }
     return 0;
@@ -725,11 +731,85 @@ static void sleep_until(rwp_monitor *m, int64_t deadline)
     pthread_mutex_unlock(&m->mu);
 }
 
+/* ---- reload ---- */
+
+/* A slot a reload added (or a removed one added again): state as if never checked. */
+static void reset_slot(rwp_monitor *m, int i, const rwp_server_cfg *cfg)
+{
+    mon_server *s = &m->srv[i];
+    pthread_mutex_lock(&m->mu);
+    s->acct_seq = s->result_seq; /* a result from before the removal is stale */
+    s->maint_want = 0;
+    pthread_mutex_unlock(&m->mu);
+    s->cfg = cfg;
+    s->index = i;
+    s->m = m;
+    memset(&s->good, 0, sizeof s->good);
+    s->good.read_only = -1;
+    s->answering = s->fails = s->ever_up = s->maintenance = s->fenced = 0;
+    s->fence_why[0] = s->diverged_pos[0] = s->detail[0] = '\0';
+    s->was_replica_of_master = 0;
+    s->healthy_since_ms = s->next_rejoin_ms = 0;
+    s->health = SRV_UNKNOWN;
+    s->role = ROLE_UNKNOWN;
+    s->readable = 0;
+    s->checked_ms = 0;
+    s->removed = 0;
+}
+
+/* Slot i was removed by a reload: drop every connection the coordinator keeps to it. */
+static void retire_slot(rwp_monitor *m, int i)
+{
+    mon_server *s = &m->srv[i];
+    s->removed = 1;
+    s->answering = 0;
+    s->fenced = 0;
+    s->fence_why[0] = '\0';
+    mon_act_close(m, i);
+    if (s->lockc && !s->lock_held) {
+        mysql_close(s->lockc);
+        s->lockc = NULL;
+    }
+    if (i == m->master)
+        log_warn("monitor: %s was removed while it is the master", s->cfg->name);
+}
+
+/* Take a reloaded configuration (slots aligned by rwp_config_align_servers): new slots get a
+ * checker thread, removed ones stop being checked and acted on. */
+static void adopt_pending(rwp_monitor *m)
+{
+    pthread_mutex_lock(&m->mu);
+    const rwp_config *cfg = m->pending_cfg;
+    m->pending_cfg = NULL;
+    pthread_mutex_unlock(&m->mu);
+    if (!cfg)
+        return;
+    int old_n = m->n;
+    int n = cfg->nservers < RWP_MAX_SERVERS ? cfg->nservers : RWP_MAX_SERVERS;
+    for (int i = 0; i < old_n && i < n; i++) {
+        const rwp_server_cfg *sc = &cfg->servers[i];
+        if (sc->removed && !m->srv[i].removed)
+            retire_slot(m, i);
+        else if (!sc->removed && m->srv[i].removed)
+            reset_slot(m, i, sc);
+        m->srv[i].cfg = sc;
+    }
+    for (int i = old_n; i < n; i++)
+        reset_slot(m, i, &cfg->servers[i]);
+    m->cfg = cfg;
+    for (int i = old_n; i < n; i++) {
+        if (mon_chk_start_one(m, i) != 0)
+            break; /* this slot and the ones after it stay unused */
+        m->n = i + 1; /* visible only once initialised and checked by its thread */
+    }
+}
+
 static void *coordinator_main(void *arg)
 {
     rwp_monitor *m = arg;
     mysql_thread_init();
     while (!stopping(m)) {
+        adopt_pending(m);
         int64_t start = mon_mono_ms();
         int64_t next = start + m->cfg->monitor_interval_ms;
         mon_chk_round(m, next);
@@ -807,7 +887,7 @@ rwp_monitor *rwp_monitor_start(const rwp_config *cfg, rwp_topo_slot *slot)
     m->rng = (unsigned)time(NULL) ^ (unsigned)getpid();
     m->next_event_id = 1;
     init_sync(m);
-    m->srv = calloc((size_t)m->n, sizeof *m->srv);
+    m->srv = calloc(RWP_MAX_SERVERS, sizeof *m->srv); /* reloads add slots */
     if (!m->srv) {
         destroy(m);
         return NULL;
@@ -846,8 +926,10 @@ void rwp_monitor_stop(rwp_monitor *m)
 
 int rwp_monitor_set_maintenance(rwp_monitor *m, const char *name, int on)
 {
-    for (int i = 0; i < m->n; i++) {
-        if (strcmp(m->srv[i].cfg->name, name) != 0)
+    int n = m->n;
+    for (int i = 0; i < n; i++) {
+        const rwp_server_cfg *sc = m->srv[i].cfg;
+        if (sc->removed || strcmp(sc->name, name) != 0)
             continue;
         pthread_mutex_lock(&m->mu);
         m->srv[i].maint_want = on ? 1 : 0;
@@ -955,9 +1037,11 @@ void rwp_monitor_counts(rwp_monitor *m, uint64_t *failovers, uint64_t *switchove
 
 void rwp_monitor_adopt_config(rwp_monitor *m, const rwp_config *cfg)
 {
-    if (!m || !cfg || cfg->nservers != m->n)
+    if (!m || !cfg)
         return;
-    for (int i = 0; i < m->n; i++)
-        m->srv[i].cfg = &cfg->servers[i];
-    m->cfg = cfg;
+    pthread_mutex_lock(&m->mu);
+    m->pending_cfg = cfg; /* a newer reload replaces one not taken yet */
+    m->wake = 1;
+    pthread_cond_broadcast(&m->coord_cv);
+    pthread_mutex_unlock(&m->mu);
 }

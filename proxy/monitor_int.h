@@ -60,6 +60,8 @@ typedef struct {
     rwp_obs result;               /* (mu) the last completed check */
     unsigned long check_conn_id;  /* (mu) server thread id of check_conn (0 none): not killed */
     int maint_want;               /* (mu) maintenance as the operator last set it */
+    int removed;                  /* a reload removed it: not checked, never acted on, published
+                                     as removed (the checker reads cfg->removed instead) */
     /* --- coordinator --- */
     uint64_t acct_seq;            /* result_seq already counted */
     uint64_t overdue_round;       /* round whose overdue check was counted as a failure */
@@ -89,8 +91,11 @@ struct rwp_monitor {
     const rwp_config *_Atomic cfg; /* configuration in force (outlives the monitor; a reload
                                       swaps it, read atomically by every thread) */
     rwp_topo_slot *slot;          /* where snapshots go */
-    mon_server *srv;              /* one per configured server, config order */
-    int n;                        /* entries in srv */
+    mon_server *srv;              /* one per server slot, slot order (room for RWP_MAX_SERVERS) */
+    _Atomic int n;                /* slots in use in srv (only the coordinator changes it: a reload
+                                     adds slots; entries below n are initialised first) */
+    const rwp_config *pending_cfg;/* (mu) a reloaded configuration the coordinator adopts at the
+                                     start of its next round, NULL none */
     pthread_t thread;             /* the coordinator thread */
     int thread_started;           /* 1 if thread must be joined */
     pthread_mutex_t mu;           /* guards the (mu) fields */
@@ -150,6 +155,8 @@ unsigned mon_sql_timeout_s(const rwp_config *cfg);
 /* ---- mon_check.c: checker threads ---- */
 /* Start one checker thread per server. 0 ok, -1 (threads started so far keep running). */
 int mon_chk_start(rwp_monitor *m);
+/* Start the checker thread of slot i (a slot a reload added). 0 ok, -1 not started. */
+int mon_chk_start_one(rwp_monitor *m, int i);
 /* Join every checker thread (m->stop must be set and work_cv broadcast). */
 void mon_chk_join(rwp_monitor *m);
 /* Start a round of checks and wait until every server answered it, or deadline (monotonic ms),

@@ -1,7 +1,9 @@
 /*
  * proxy/reload.c — configuration reload (see reload.h). The new configuration is parsed and
- * validated whole by rwp_config_load; keys marked "restart" and the server list must not
- * change (live server changes come later); then every worker adopts it on its own thread
+ * validated whole by rwp_config_load; keys marked "restart" must not change; its servers are
+ * aligned to the running slots (rwp_config_align_servers: servers may be added and removed,
+ * not moved to another host or port; the current master cannot be removed); then every worker
+ * adopts it on its own thread
  * (rwp_worker_call): new rule matcher, rule counters restarted, users, routing and limit
  * keys in force for the next statement; with users_from_backend the master's accounts are
  * loaded again (RELOAD waits for them); the monitor checks and acts with the new one from its
@@ -16,6 +18,7 @@
 
 #include "proxy/log.h"
 #include "proxy/monitor.h"
+#include "proxy/pool.h"
 #include "proxy/users.h"
 #include "proxy/worker.h"
 #include "router/rules.h"
@@ -23,21 +26,29 @@
 #define ADOPT_TIMEOUT_MS 5000 /* how long one worker may take to adopt the new configuration */
 #define USERS_RELOAD_TIMEOUT_MS 10000 /* how long RELOAD waits for the backend accounts */
 
-/* Do both configurations list the same servers (name, host, port, in order)? */
-static int same_servers(const rwp_config *a, const rwp_config *b, char *why, size_t cap)
+/* Refuse removing the server that takes the writes now (a switchover must move them first). */
+static int keeps_writer(rwp_proxy *p, const rwp_config *neu, char *why, size_t cap)
 {
-    if (a->nservers != b->nservers) {
-        snprintf(why, cap, "the number of servers changed (%d -> %d)", a->nservers, b->nservers);
-        return 0;
+    rwp_topology *t = rwp_topo_acquire(&p->topo);
+    int w = t ? t->writer : -1;
+    rwp_topo_release(t);
+    if (w < 0 || w >= neu->nservers || !neu->servers[w].removed)
+        return 1;
+    snprintf(why, cap, "[server.%s] is the master: switch over first (SWITCHOVER), then remove it",
+             neu->servers[w].name);
+    return 0;
+}
+
+/* Log each server the reload adds or removes. */
+static void log_server_changes(const rwp_config *old, const rwp_config *neu)
+{
+    for (int i = 0; i < neu->nservers; i++) {
+        int was = i < old->nservers && !old->servers[i].removed;
+        int is = !neu->servers[i].removed;
+        if (was != is)
+            log_info("reload: [server.%s] %s:%d %s", neu->servers[i].name, neu->servers[i].host,
+                     neu->servers[i].port, is ? "added" : "removed");
     }
-    for (int i = 0; i < a->nservers; i++) {
-        const rwp_server_cfg *x = &a->servers[i], *y = &b->servers[i];
-        if (strcmp(x->name, y->name) != 0 || strcmp(x->host, y->host) != 0 || x->port != y->port) {
-            snprintf(why, cap, "[server.%s] changed its name, host or port", x->name);
-            return 0;
-        }
-    }
-    return 1;
 }
 
 /* On the worker's own thread: route with cfg from the next statement on. */
@@ -57,6 +68,9 @@ static void adopt_config(rwp_worker *w, void *arg)
     w->matcher = m;
     w->rule_hits = hits;
     w->cfg = cfg;
+    for (int i = 0; i < cfg->nservers; i++)
+        if (cfg->servers[i].removed)
+            rwp_pool_flush_server(&w->pool, i); /* sessions drop theirs when idle (session.c) */
 }
 
 /* Keep old until exit. */
@@ -72,15 +86,20 @@ static int retire(rwp_proxy *p, const rwp_config *old)
 
 static int reload_locked(rwp_proxy *p, char *msg, size_t cap)
 {
-    char err[1024] = "", why[256] = "";
+    char err[1024] = "", why[512] = "";
     const rwp_config *old = p->cfg;
     rwp_config *neu = rwp_config_load(old->path, err, sizeof err);
     if (!neu) {
         snprintf(msg, cap, "configuration not reloaded: %s", err);
         return -1;
     }
-    if (rwp_config_restart_needed(old, neu, why, sizeof why) || !same_servers(old, neu, why, sizeof why)) {
+    if (rwp_config_restart_needed(old, neu, why, sizeof why)) {
         snprintf(msg, cap, "configuration not reloaded: %s needs a restart", why);
+        rwp_config_free(neu);
+        return -1;
+    }
+    if (rwp_config_align_servers(old, neu, why, sizeof why) != 0 || !keeps_writer(p, neu, why, sizeof why)) {
+        snprintf(msg, cap, "configuration not reloaded: %s", why);
         rwp_config_free(neu);
         return -1;
     }
@@ -94,11 +113,12 @@ static int reload_locked(rwp_proxy *p, char *msg, size_t cap)
         if (rwp_worker_call(&p->workers[i], adopt_config, neu, ADOPT_TIMEOUT_MS) != 0)
             late++;
     p->cfg = neu;
+    log_server_changes(old, neu);
     rwp_monitor_adopt_config(p->monitor, neu);
     rwp_log_set_level(neu->log_level);
     rwp_log_set_format(neu->log_format);
     snprintf(msg, cap, "configuration reloaded from %s (%d servers, %d users, %d rules)%s", neu->path,
-             neu->nservers, neu->nusers, neu->nrules,
+             rwp_config_live_servers(neu), neu->nusers, neu->nrules,
              late ? "; some workers did not answer (shutting down?) and keep the previous one" : "");
     return 0;
 }

@@ -44,6 +44,65 @@ void rwp_session_init(rwp_client *c, int nservers)
     c->track_gtid = c->worker->cfg->consistency != RWP_CONSISTENCY_EVENTUAL;
 }
 
+/* A reload added server slots: grow the session's per-server arrays (and each statement's)
+ * to n, the new tail zeroed. On failure the session keeps its slots and, for now, does not
+ * use the new servers (every index is checked against c->nservers). */
+static void session_grow(rwp_client *c, int n)
+{
+    size_t old = (size_t)c->nservers, add = (size_t)n - old;
+    rwp_backend **bes = realloc(c->bes, (size_t)n * sizeof *bes);
+    if (bes) {
+        c->bes = bes;
+        memset(bes + old, 0, add * sizeof *bes);
+    }
+    uint8_t *failed = realloc(c->srv_failed, (size_t)n);
+    if (failed) {
+        c->srv_failed = failed;
+        memset(failed + old, 0, add);
+    }
+    int ok = bes && failed;
+    for (rwp_stmt *st = c->stmts; st && ok; st = st->next) {
+        uint32_t *ids = realloc(st->be_id, (size_t)n * sizeof *ids);
+        if (ids) {
+            st->be_id = ids;
+            memset(ids + old, 0, add * sizeof *ids);
+        }
+        uint8_t *typed = realloc(st->be_typed, (size_t)n);
+        if (typed) {
+            st->be_typed = typed;
+            memset(typed + old, 0, add);
+        }
+        ok = ids && typed;
+    }
+    if (ok)
+        c->nservers = n;
+}
+
+/* Did a reload remove server i? (Its slot stays; sessions let go of their connection to it.) */
+static int server_removed(const rwp_client *c, int i)
+{
+    const rwp_config *cfg = c->worker->cfg;
+    return i < cfg->nservers && cfg->servers[i].removed;
+}
+
+static void drop_backend(rwp_client *c, int idx);
+
+/* Close the session's connections to servers a reload removed once nothing needs them: not
+ * the statement running on one, a transaction on it or an internal step; the statements
+ * prepared there are prepared again where they run next. */
+static void drop_removed_backends(rwp_client *c)
+{
+    for (int i = 0; i < c->nservers; i++) {
+        const rwp_backend *be = c->bes[i];
+        if (!be || !server_removed(c, i) || i == c->master || i == c->trx_replica ||
+            be->state != BE_IDLE || be->internal || be->paused)
+            continue;
+        if (c->state == CL_COMMAND && c->cur.target == i)
+            continue;
+        drop_backend(c, i);
+    }
+}
+
 static void stmt_free(rwp_stmt *s)
 {
     free(s->digest);
@@ -221,7 +280,7 @@ static int replica_usable(const rwp_client *c, const rwp_topology *t, int i)
     const rwp_config *cfg = c->worker->cfg;
     if (i == t->writer || i == c->master || !t->servers[i].readable || c->srv_failed[i])
         return 0;
-    if (cfg->servers[i].weight <= 0)
+    if (cfg->servers[i].weight <= 0 || cfg->servers[i].removed)
         return 0;
     /* at its max_connections: without multiplexing, new sessions read elsewhere; with it, a
      * statement waits for one of the server's connections to come free */
@@ -477,17 +536,10 @@ static void send_client_command(rwp_client *c, rwp_backend *be)
     rwp_stmt *s = c->cur.stmt;
     if (s && c->cur.cmd == COM_STMT_EXECUTE)
         heap = rebuild_execute(c, s, idx, pkt, len, &len);
-    if (s && !heap) {
-        heap = malloc(len);
-        if (heap)
-            memcpy(heap, pkt, len);
-    }
-    if (s && !heap) {
-        rwp_client_fail(c, 1, ER_UNKNOWN_ERROR, "HY000", "rwproxy: out of memory");
-        return;
-    }
     if (heap)
         proto_put_u32(heap + PROTO_HDR_LEN + 1, s->be_id[idx]);
+    else if (s) /* the statement id this backend knows, patched in place (no copy) */
+        proto_put_u32(rwp_inbuf_head(&c->in) + PROTO_HDR_LEN + 1, s->be_id[idx]);
     c->cur.sent = 1;
     c->relayed = 0;
     rwp_server_stats *st = &c->worker->server_stats[idx];
@@ -868,6 +920,7 @@ int rwp_session_recheck(rwp_client *c, uint64_t now)
 {
     if (follow_writer(c) != 0)
         return -1;
+    drop_removed_backends(c);
     if (c->state != CL_COMMAND || abort_read_on_down_server(c))
         return 0;
     if (!c->cur.waiting || c->cur.sent)
@@ -1116,8 +1169,11 @@ void rwp_session_start_command(rwp_client *c, const uint8_t *pkt, uint32_t len)
     memset(&c->cur, 0, sizeof c->cur);
     c->cur.cmd = payload[0];
     c->cur.len = PROTO_HDR_LEN + (size_t)len;
+    if (c->nservers < c->worker->cfg->nservers)
+        session_grow(c, c->worker->cfg->nservers); /* a reload added servers */
     if (follow_writer(c) != 0)
         return;
+    drop_removed_backends(c);
     c->cur.target = c->master;
     decide_master(c, proto_command_name(c->cur.cmd));
     switch (c->cur.cmd) {
@@ -1618,6 +1674,10 @@ void rwp_session_release_backends(rwp_client *c, int final)
                 c->bes[i] = NULL;
                 rwp_backend_close(be);
             }
+            continue;
+        }
+        if (server_removed(c, i)) { /* a reload removed it: not pooled */
+            drop_backend(c, i);
             continue;
         }
         size_t n = be->replayed <= c->sess.nhist ? be->replayed : 0;

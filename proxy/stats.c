@@ -124,6 +124,8 @@ static void visit_pools(rwp_worker *w, void *arg)
     } else {
         count_backends(w, in_use, idle, n);
         for (int i = 0; i < n; i++) {
+            if (w->cfg->servers[i].removed)
+                continue; /* a reload removed it: not listed */
             long r = rwp_table_add_row(v->out);
             if (r < 0)
                 break;

@@ -56,6 +56,8 @@ typedef struct {
     char detail[256];     /* last check error, fencing reason or extra GTIDs; "" if none */
     int64_t checked_ms;   /* wall-clock ms of the last check (0 never) */
     int check_ms;         /* how long the last check took, ms */
+    int removed;          /* 1: a reload removed it (its slot stays; health MAINTENANCE, never routed
+                             to, not listed by the admin port) */
 } rwp_topo_server;
 
 /* A snapshot (immutable once published). */

@@ -77,14 +77,15 @@ int rwp_worker_init(rwp_worker *w, rwp_proxy *p, int index)
     w->cfg = p->cfg;
     w->rng = 0x9E3779B97F4A7C15ull ^ ((uint64_t)(index + 1) * 0x100000001B3ull) ^ (uint64_t)uv_hrtime();
     rwp_chunk_pool_init(&w->chunks, MAX_FREE_CHUNKS);
-    w->known = calloc((size_t)p->cfg->nservers, sizeof *w->known);
-    w->server_stats = calloc((size_t)p->cfg->nservers, sizeof *w->server_stats);
+    /* per-server arrays sized for every slot a reload may add (server indexes never move) */
+    w->known = calloc(RWP_MAX_SERVERS, sizeof *w->known);
+    w->server_stats = calloc(RWP_MAX_SERVERS, sizeof *w->server_stats);
     w->rule_hits = calloc((size_t)p->cfg->nrules + 1, sizeof *w->rule_hits);
     if (p->cfg->ruleset)
         w->matcher = rwr_rule_matcher_new(p->cfg->ruleset);
     w->start_ns = uv_hrtime();
     rwp_digests_init(&w->digests, RWP_DIGESTS_MAX);
-    int pool_rc = rwp_pool_init(&w->pool, w, p->cfg->nservers);
+    int pool_rc = rwp_pool_init(&w->pool, w, RWP_MAX_SERVERS);
     /* the mutexes stay valid until exit: the admin side may still look ids up or try a call
      * while a worker shuts down */
     pthread_condattr_t ca;
@@ -144,7 +145,8 @@ static void refresh_pools(rwp_worker *w, const rwp_topology *old, const rwp_topo
     int moved = old && old->writer != t->writer;
     for (int i = 0; i < t->nservers && i < w->pool.nservers; i++) {
         int health = t->servers[i].health;
-        if (moved || (health != SRV_UP && health != SRV_LAGGING))
+        int removed = t->servers[i].removed || (i < w->cfg->nservers && w->cfg->servers[i].removed);
+        if (moved || removed || (health != SRV_UP && health != SRV_LAGGING))
             rwp_pool_flush_server(&w->pool, i);
     }
 }

@@ -3,12 +3,16 @@
  * starts with the 0x11 command byte) under arbitrary client capabilities.
  * Checks: every pointer/length it returns lies inside the payload, user/db are NUL-terminated
  * there, names respect PROTO_MAX_NAME, and the fields the capabilities exclude stay empty.
+ * Also: a decoded packet re-encoded with proto_change_user_encode decodes to the same user,
+ * auth response and schema.
  * Input: 4 bytes of client capabilities (little-endian), then the payload.
  */
 #include "fuzz_common.h"
 
+#include "protocol/auth.h"
 #include "protocol/handshake.h"
 #include "protocol/mysql_const.h"
+#include "protocol/packet.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -39,6 +43,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(caps & CLIENT_CONNECT_ATTRS);
             FUZZ_CHECK(fuzz_within(cu.attrs, cu.attrs_len, pl, len));
         }
+        /* our encoder (rwproxy resetting a pooled connection) writes what was decoded back
+         * into a packet that decodes to the same fields */
+        char user[PROTO_MAX_NAME + 1], db[PROTO_MAX_NAME + 1];
+        memcpy(user, cu.user, cu.user_len + 1);
+        memcpy(db, cu.db, cu.db_len + 1);
+        proto_writer w;
+        proto_wr_init(&w);
+        if (cu.auth_len <= 255 && strlen(user) == cu.user_len && strlen(db) == cu.db_len &&
+            (caps & CLIENT_SECURE_CONNECTION) &&
+            proto_change_user_encode(&w, caps, user, cu.auth, cu.auth_len, db, cu.charset,
+                                     PROTO_NATIVE_PLUGIN, cu.attrs, cu.attrs_len) == 0) {
+            proto_change_user back;
+            FUZZ_CHECK(proto_change_user_decode(w.data + PROTO_HDR_LEN, w.len - PROTO_HDR_LEN, caps,
+                                                &back) == PROTO_OK);
+            FUZZ_CHECK(back.user_len == cu.user_len && memcmp(back.user, user, cu.user_len) == 0);
+            FUZZ_CHECK(back.db_len == cu.db_len && back.auth_len == cu.auth_len);
+            FUZZ_CHECK(cu.auth_len == 0 || memcmp(back.auth, cu.auth, cu.auth_len) == 0);
+        }
+        proto_wr_free(&w);
         /* what proxy/client.c does with them: bounded copies */
         char name[PROTO_MAX_NAME + 1];
         memcpy(name, cu.user, cu.user_len);

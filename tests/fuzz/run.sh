@@ -25,7 +25,7 @@ LIBS="-lcrypto -lpcre2-8"
 declare -A MAXLEN=(
   [handshake_response]=1024 [change_user]=1024 [greeting]=512 [response]=1024 [walker]=8192
   [frame]=4096 [resultset]=2048 [auth]=128 [classify]=4096 [digest]=8192 [gtid]=512
-  [rules]=1024
+  [rules]=1024 [sha2]=1024
 )
 
 if ! command -v "$CC" >/dev/null 2>&1; then
