@@ -1016,10 +1016,11 @@ def parse_args(argv):
     ap.add_argument("--rwproxy-threads", type=int, default=2)
     ap.add_argument("--max-client-connections", type=int, default=20000)
     ap.add_argument("--server-max-connections", type=int, default=12000)
-    ap.add_argument("--backend-max-connections", type=int, default=64,
+    ap.add_argument("--backend-max-connections", type=int, default=63,
                     help="[server.NAME] max_connections in rwproxy's config: backend connections "
-                         "per server, shared by the worker threads; statements beyond wait [64; 0 = "
-                         "unlimited]")
+                         "per server for sessions, shared by the worker threads; statements beyond "
+                         "wait. 63 + the monitor's own connection stays within the target's 64 "
+                         "[63; 0 = unlimited]")
     ap.add_argument("--nofile", type=int, default=65536, help="RLIMIT_NOFILE to raise to [65536]")
     ap.add_argument("--results-dir", default=os.path.join(HERE, "results"))
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")

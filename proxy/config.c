@@ -1370,10 +1370,7 @@ const rwp_server_cfg *rwp_config_find_server(const rwp_config *c, const char *na
 
 int rwp_config_live_servers(const rwp_config *c)
 {
-    int n = 0;
-    for (int i = 0; c && i < c->nservers; i++)
-        n += !c->servers[i].removed;
-    return n;
+    return c ? c->nservers - c->nremoved : 0;
 }
 
 /* The index of neu's server named name, or -1 (neu not aligned yet: no placeholders). */
@@ -1455,6 +1452,7 @@ int rwp_config_align_servers(const rwp_config *old, rwp_config *neu, char *why, 
     free(neu->servers); /* every entry moved into slots (TLS contexts with them) */
     neu->servers = slots;
     neu->nservers = used;
+    neu->nremoved = used - live;
     return 0;
 }
 

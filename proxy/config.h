@@ -128,6 +128,7 @@ typedef struct rwp_config {
     rwp_server_cfg *servers;        /* [server.NAME] sections in file order; after a reload in slot
                                        order (rwp_config_align_servers), room for RWP_MAX_SERVERS */
     int nservers;                   /* number of servers (1..RWP_MAX_SERVERS), removed placeholders included */
+    int nremoved;                   /* of those, removed placeholders (0 unless a reload removed some) */
     rwp_user_cfg *users;            /* [user.NAME] sections, sorted by name */
     int nusers;                     /* number of users */
     rwp_rule_cfg *rules;            /* [rule.NAME] sections in file order */

@@ -65,7 +65,7 @@ static void *checker_main(void *arg)
             continue;
         }
         s->seen_round = m->round;
-        if (s->cfg->removed) { /* a reload removed it: no check, no connection left open */
+        if (s->no_checks) { /* a reload removed it: no check, no connection left open */
             s->done_round = s->seen_round;
             s->check_conn_id = 0;
             pthread_mutex_unlock(&m->mu);

@@ -5,8 +5,10 @@
  * a promotion made elsewhere, or declaring the master dead only when its replicas agree),
  * sets stray writable servers read-only, starts failover and rejoin (failover.c), serves
  * queued switchover/failover requests, and publishes a topology snapshot when anything
- * routing-relevant changed (and at least every 2 s). All of it runs on the monitor thread;
- * the public functions only queue work or flip flags under the mutex.
+ * routing-relevant changed (and at least every 2 s); adopts a reloaded configuration at the
+ * start of a round (servers added: checker threads started; removed: left alone). All of it
+ * runs on the monitor thread; the public functions only queue work or flip flags under the
+ * mutex.
  */
 #include "proxy/monitor_int.h"
 
@@ -740,6 +742,7 @@ static void reset_slot(rwp_monitor *m, int i, const rwp_server_cfg *cfg)
     pthread_mutex_lock(&m->mu);
     s->acct_seq = s->result_seq; /* a result from before the removal is stale */
     s->maint_want = 0;
+    s->no_checks = 0;
     pthread_mutex_unlock(&m->mu);
     s->cfg = cfg;
     s->index = i;
@@ -761,6 +764,9 @@ static void reset_slot(rwp_monitor *m, int i, const rwp_server_cfg *cfg)
 static void retire_slot(rwp_monitor *m, int i)
 {
     mon_server *s = &m->srv[i];
+    pthread_mutex_lock(&m->mu);
+    s->no_checks = 1;
+    pthread_mutex_unlock(&m->mu);
     s->removed = 1;
     s->answering = 0;
     s->fenced = 0;
@@ -770,8 +776,6 @@ static void retire_slot(rwp_monitor *m, int i)
         mysql_close(s->lockc);
         s->lockc = NULL;
     }
-    if (i == m->master)
-        log_warn("monitor: %s was removed while it is the master", s->cfg->name);
 }
 
 /* Take a reloaded configuration (slots aligned by rwp_config_align_servers): new slots get a
@@ -788,7 +792,10 @@ static void adopt_pending(rwp_monitor *m)
     int n = cfg->nservers < RWP_MAX_SERVERS ? cfg->nservers : RWP_MAX_SERVERS;
     for (int i = 0; i < old_n && i < n; i++) {
         const rwp_server_cfg *sc = &cfg->servers[i];
-        if (sc->removed && !m->srv[i].removed)
+        if (sc->removed && !m->srv[i].removed && i == m->master) /* promoted since RELOAD checked */
+            log_warn("monitor: %s was removed but is the master now: still checked and followed; "
+                     "switch over, then reload again", sc->name);
+        else if (sc->removed && !m->srv[i].removed)
             retire_slot(m, i);
         else if (!sc->removed && m->srv[i].removed)
             reset_slot(m, i, sc);

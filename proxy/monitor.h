@@ -30,8 +30,11 @@ rwp_monitor *rwp_monitor_start(const rwp_config *cfg, rwp_topo_slot *slot);
 /* Stop and join every thread, release the failover locks and free everything. NULL is fine. */
 void rwp_monitor_stop(rwp_monitor *m);
 /* A reload: check and act with cfg from the next round on (interval, failcount, timeouts,
- * failover keys, promotion of each server). cfg lists the same servers in the same order as
- * the running one (reload refuses other changes) and outlives the monitor. NULL m is fine. */
+ * failover keys, promotion of each server), which starts at once. cfg's servers are aligned
+ * to the running slots (rwp_config_align_servers): the coordinator starts a checker thread
+ * for each added slot and stops checking and acting on removed ones (published with
+ * removed = 1, health maintenance). Only queues cfg under the mutex; cfg outlives the
+ * monitor. NULL m is fine. */
 void rwp_monitor_adopt_config(rwp_monitor *m, const rwp_config *cfg);
 
 /* Put the server named name into maintenance (on = 1: no new traffic, never promoted or

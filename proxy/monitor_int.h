@@ -61,7 +61,8 @@ typedef struct {
     unsigned long check_conn_id;  /* (mu) server thread id of check_conn (0 none): not killed */
     int maint_want;               /* (mu) maintenance as the operator last set it */
     int removed;                  /* a reload removed it: not checked, never acted on, published
-                                     as removed (the checker reads cfg->removed instead) */
+                                     as removed */
+    int no_checks;                /* (mu) 1: removed, the checker answers rounds without checking */
     /* --- coordinator --- */
     uint64_t acct_seq;            /* result_seq already counted */
     uint64_t overdue_round;       /* round whose overdue check was counted as a failure */

@@ -93,8 +93,8 @@ int rwp_pool_may_open(const rwp_pool *p, int server)
     if (max <= 0 || !w->cfg->pool_multiplex)
         return 1; /* without multiplexing the limit steers replica choice only (session.c) */
     int n = w->proxy->nworkers > 0 ? w->proxy->nworkers : 1;
-    int share = (max + n - 1) / n;
-    return p->srv[server].open < share;
+    int share = max / n; /* rounded down: the workers together never exceed max */
+    return p->srv[server].open < (share > 0 ? share : 1);
 }
 
 /* Is be logged in as the session would log in (user, password, schema, charset)? */

@@ -920,7 +920,8 @@ int rwp_session_recheck(rwp_client *c, uint64_t now)
 {
     if (follow_writer(c) != 0)
         return -1;
-    drop_removed_backends(c);
+    if (c->worker->cfg->nremoved)
+        drop_removed_backends(c);
     if (c->state != CL_COMMAND || abort_read_on_down_server(c))
         return 0;
     if (!c->cur.waiting || c->cur.sent)
@@ -1173,7 +1174,8 @@ void rwp_session_start_command(rwp_client *c, const uint8_t *pkt, uint32_t len)
         session_grow(c, c->worker->cfg->nservers); /* a reload added servers */
     if (follow_writer(c) != 0)
         return;
-    drop_removed_backends(c);
+    if (c->worker->cfg->nremoved)
+        drop_removed_backends(c);
     c->cur.target = c->master;
     decide_master(c, proto_command_name(c->cur.cmd));
     switch (c->cur.cmd) {

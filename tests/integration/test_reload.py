@@ -2,7 +2,8 @@
 tests/integration/test_reload.py — configuration reload on SIGHUP (the admin port's RELOAD
 runs the same code): a valid file takes effect for the next statement without dropping
 anyone, an invalid one is refused with the reason and the old configuration stays, a change
-that needs a restart is refused, and clients running queries meanwhile see no error.
+that needs a restart (a restart key, a server's host or port) is refused, and clients running
+queries meanwhile see no error.
 """
 import os
 import signal
@@ -12,6 +13,7 @@ import time
 import pymysql
 import pytest
 
+import sandbox as sb
 from conftest import pymysql_connect
 from test_routing import start_own_proxy, stop_own_proxy
 
@@ -85,6 +87,14 @@ def test_reload_valid_invalid_and_restart_keys(sandbox, workdir):
         # a key that needs a restart: refused
         since = hup(px, original.replace("threads = 2", "threads = 3") + RULE)
         wait_log(px, "needs a restart", since)
+        assert blocked(conn)
+        # a server moved to another port: refused (servers may be added and removed by a
+        # reload, tests/integration/test_reload_servers.py, but not moved)
+        replica = [x for x in sandbox.servers if x is not sandbox.master][0]
+        moved = original.replace("port = %d\n" % replica.port, "port = %d\n" % sb.free_port())
+        assert moved != original
+        since = hup(px, moved + RULE)
+        wait_log(px, "changed its host or port", since)
         assert blocked(conn)
         # back to the original: the rule is gone again
         since = hup(px, original)

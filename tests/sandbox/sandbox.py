@@ -174,7 +174,11 @@ def _make_template(basedir):
         _template_cache = tpl
         return tpl
     shutil.rmtree(tpl, ignore_errors=True)
-    cmd = [INSTALL_DB, "--no-defaults", "--datadir=" + tpl,
+    # its own tmpdir: bootstraps running at the same time (parallel test runs) must not share
+    # /tmp's temporary tables (one removed another's '#sql-temptable-*' file: ERROR 1051)
+    tmp = os.path.join(basedir, ".template-tmp")
+    os.makedirs(tmp, exist_ok=True)
+    cmd = [INSTALL_DB, "--no-defaults", "--datadir=" + tpl, "--tmpdir=" + tmp,
            "--auth-root-authentication-method=socket", "--skip-test-db",
            "--skip-name-resolve"] + INNODB_OPTS
     if os.geteuid() == 0:
@@ -249,6 +253,7 @@ class Server:
         # each first commit for the 2 s timeout.
         cmd += [
             "--datadir=" + self.datadir, "--socket=" + self.socket,
+            "--tmpdir=" + os.path.join(self.dir, "tmp"),  # its own: never another server's files
             "--port=%d" % self.port, "--bind-address=127.0.0.1",
             "--pid-file=" + self.pidfile, "--log-error=" + self.errlog,
             "--server-id=%d" % self.server_id, "--report-host=127.0.0.1",
@@ -276,6 +281,7 @@ class Server:
         if read_only is None:
             read_only = self.replica_configured() if self.initialised() else self.role == "replica"
         os.makedirs(os.path.dirname(self.socket), exist_ok=True)
+        os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
         for stale in (self.socket, self.pidfile):
             try:
                 os.unlink(stale)

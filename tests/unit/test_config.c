@@ -1,7 +1,8 @@
 /*
  * tests/unit/test_config.c — cmocka tests of proxy/config.c: a full valid file, defaults,
  * every class of error (each naming file, line, section and key), password and
- * password_hash handling, lookups, the dump (passwords hidden), restart_needed, the key
+ * password_hash handling, lookups, the dump (passwords hidden), restart_needed, the reload's
+ * server slot alignment, the key
  * table's own consistency, and that docs/config.md and the shipped configs/ files agree
  * with the table (checked when the test runs from the repository root, as `make unit` does).
  */
@@ -717,6 +718,80 @@ static void test_restart_needed(void **state)
     rwp_config_free(a);
 }
 
+/* Reload alignment: a kept name keeps its slot, a removed one leaves a placeholder, a new one
+ * takes a new slot at the end, a re-added one its old slot; host/port changes are refused. */
+static void test_align_servers(void **state)
+{
+    (void)state;
+    char why[512];
+    rwp_config *a = parse_minimal_plus("[server.db2]\nhost = h2\n[server.db3]\nhost = h3\n");
+    rwp_config *b = parse_minimal_plus("[server.db3]\nhost = h3\nweight = 7\n[server.db4]\nhost = h4\n");
+    assert_int_equal(rwp_config_align_servers(a, b, why, sizeof why), 0);
+    assert_int_equal(b->nservers, 4);
+    assert_string_equal(b->servers[0].name, "db1");
+    assert_string_equal(b->servers[1].name, "db2");
+    assert_int_equal(b->servers[1].removed, 1);
+    assert_string_equal(b->servers[1].host, "h2");
+    assert_string_equal(b->servers[2].name, "db3");
+    assert_int_equal(b->servers[2].weight, 7);
+    assert_int_equal(b->servers[2].removed, 0);
+    assert_string_equal(b->servers[3].name, "db4");
+    assert_null(rwp_config_find_server(b, "db2"));
+    assert_ptr_equal(rwp_config_find_server(b, "db4"), &b->servers[3]);
+    assert_int_equal(rwp_config_live_servers(b), 3);
+
+    /* db2 comes back (to its old slot, even on another host), db4 goes */
+    rwp_config *c = parse_minimal_plus("[server.db2]\nhost = h2b\n[server.db3]\nhost = h3\n");
+    assert_int_equal(rwp_config_align_servers(b, c, why, sizeof why), 0);
+    assert_int_equal(c->nservers, 4);
+    assert_string_equal(c->servers[1].name, "db2");
+    assert_int_equal(c->servers[1].removed, 0);
+    assert_string_equal(c->servers[1].host, "h2b");
+    assert_int_equal(c->servers[3].removed, 1);
+    assert_string_equal(c->servers[3].name, "db4");
+
+    /* a kept server on another host or port needs a restart; the new config is left as parsed */
+    rwp_config *d = parse("[monitor]\nuser = monitor\n[server.db1]\nhost = 127.0.0.2\n");
+    assert_non_null(d);
+    assert_int_equal(rwp_config_align_servers(c, d, why, sizeof why), -1);
+    assert_non_null(strstr(why, "[server.db1] changed its host or port"));
+    assert_int_equal(d->nservers, 1);
+    rwp_config_free(d);
+    d = parse_minimal_plus("[server.db3]\nhost = h3\nport = 3307\n");
+    assert_int_equal(rwp_config_align_servers(c, d, why, sizeof why), -1);
+    assert_non_null(strstr(why, "[server.db3]"));
+    rwp_config_free(d);
+    rwp_config_free(c);
+    rwp_config_free(b);
+    rwp_config_free(a);
+}
+
+/* Slots are never reused by another name: past RWP_MAX_SERVERS a restart is needed. */
+static void test_align_servers_full(void **state)
+{
+    (void)state;
+    static char text[RWP_MAX_SERVERS * 48 + 64];
+    size_t len = (size_t)snprintf(text, sizeof text, "[monitor]\nuser = monitor\n");
+    for (int i = 0; i < RWP_MAX_SERVERS; i++)
+        len += (size_t)snprintf(text + len, sizeof text - len, "[server.s%d]\nhost = h%d\n", i, i);
+    rwp_config *a = parse_ok(text);
+    rwp_config *b = parse_ok("[monitor]\nuser = monitor\n[server.s0]\nhost = h0\n");
+    char why[512];
+    assert_int_equal(rwp_config_align_servers(a, b, why, sizeof why), 0);
+    assert_int_equal(b->nservers, RWP_MAX_SERVERS);
+    assert_int_equal(rwp_config_live_servers(b), 1);
+    rwp_config *c = parse_ok("[monitor]\nuser = monitor\n[server.s0]\nhost = h0\n[server.new]\nhost = n\n");
+    assert_int_equal(rwp_config_align_servers(b, c, why, sizeof why), -1);
+    assert_non_null(strstr(why, "too many servers since start"));
+    rwp_config_free(c);
+    c = parse_ok("[monitor]\nuser = monitor\n[server.s0]\nhost = h0\n[server.s5]\nhost = h5\n");
+    assert_int_equal(rwp_config_align_servers(b, c, why, sizeof why), 0); /* its old slot */
+    assert_int_equal(c->servers[5].removed, 0);
+    rwp_config_free(c);
+    rwp_config_free(b);
+    rwp_config_free(a);
+}
+
 /* ---- repository files (skipped when not run from the repository root) ---- */
 
 static char *slurp(const char *path)
@@ -818,6 +893,8 @@ int main(void)
         cmocka_unit_test(test_find_user_and_server),
         cmocka_unit_test(test_dump_hides_passwords),
         cmocka_unit_test(test_restart_needed),
+        cmocka_unit_test(test_align_servers),
+        cmocka_unit_test(test_align_servers_full),
         cmocka_unit_test(test_docs_list_every_key),
         cmocka_unit_test(test_shipped_configs_are_valid),
         cmocka_unit_test(test_sandbox_config_values),
