@@ -739,12 +739,12 @@ static void sleep_until(rwp_monitor *m, int64_t deadline)
 static void reset_slot(rwp_monitor *m, int i, const rwp_server_cfg *cfg)
 {
     mon_server *s = &m->srv[i];
+    s->cfg = cfg;
     pthread_mutex_lock(&m->mu);
     s->acct_seq = s->result_seq; /* a result from before the removal is stale */
     s->maint_want = 0;
     s->no_checks = 0;
     pthread_mutex_unlock(&m->mu);
-    s->cfg = cfg;
     s->index = i;
     s->m = m;
     memset(&s->good, 0, sizeof s->good);

@@ -924,6 +924,25 @@ int rwp_session_recheck(rwp_client *c, uint64_t now)
         drop_removed_backends(c);
     if (c->state != CL_COMMAND || abort_read_on_down_server(c))
         return 0;
+    if (c->pool_wait_server >= 0 && !c->cur.sent && c->cur.for_master &&
+        c->pool_wait_server != c->master) {
+        /* it waited for a connection to the old master: the new one serves it */
+        rwp_pool_unwait(&c->worker->pool, c);
+        rwp_session_dispatch(c);
+        return 0;
+    }
+    const rwp_topology *tw = c->worker->topo;
+    int ws = c->pool_wait_server;
+    if (ws >= 0 && !c->cur.sent && !c->cur.for_master && tw && ws < tw->nservers &&
+        tw->servers[ws].health != SRV_UP && tw->servers[ws].health != SRV_LAGGING) {
+        /* a read waiting for a connection to a replica that went down: another server */
+        rwp_pool_unwait(&c->worker->pool, c);
+        c->cur.target = resolve_target(c, c->cur.dest == RWR_DEST_REPLICA ? RWR_DEST_REPLICA
+                                                                           : RWR_DEST_MASTER);
+        c->cur.for_master = c->cur.target == c->master;
+        rwp_session_dispatch(c);
+        return 0;
+    }
     if (!c->cur.waiting || c->cur.sent)
         return 0;
     if (c->cur.for_master)

@@ -105,6 +105,11 @@ def test_max_packet_size(sandbox, workdir):
         big = pymysql_connect(px.port)  # 24 MiB: continuation packets over the limit
         assert error_code(lambda: big.cursor().execute("SELECT LENGTH(%s)", ("y" * (24 << 20),))) \
             in (1153, 2013, 2006)
+        huge = pymysql_connect(px.port)  # 64 MiB: four full continuation packets and more
+        assert error_code(lambda: huge.cursor().execute("SELECT LENGTH(%s)", ("w" * (64 << 20),))) \
+            in (1153, 2013, 2006)
+        rss_kb = int([l for l in open("/proc/%d/status" % px.proc.pid) if l.startswith("VmRSS")][0].split()[1])
+        assert rss_kb < 64 * 1024, "rwproxy holds %d KiB after a refused 64 MiB statement" % rss_kb
         with other.cursor() as cur:
             cur.execute("SELECT 1")
         other.close()

@@ -46,10 +46,11 @@ def box(workdir):
 
 @pytest.fixture(autouse=True)
 def stop_proxies():
+    """After each test: its rwproxy processes stopped by PID; each must exit 0."""
     yield
-    for px in _PROXIES:
-        px.stop()
+    codes = {px.name: px.stop() for px in _PROXIES}
     del _PROXIES[:]
+    assert all(rc == 0 for rc in codes.values()), codes
 
 
 def admin(px, sql):
@@ -173,11 +174,33 @@ def test_servers_added_and_removed_live(box, workdir):
         fresh.quit()
         assert got <= {db2.name, db3.name}, got
 
+        # a read-only transaction running on db2 when it is removed finishes there
+        trx = mysqlraw.RawConn("127.0.0.1", px.port, timeout=30)
+        trx.login()
+
+        def trx_on_db2():
+            assert trx.query1("START TRANSACTION READ ONLY").kind == "ok"
+            if trx.query(WHO_SQL)[0].values()[0][0].decode() == db2.name:
+                return True
+            assert trx.query1("COMMIT").kind == "ok"
+            return False
+
+        wait_until(trx_on_db2, 30, "a read-only transaction on db2", diag=px.tail)
+
         # remove db2: unlisted, its connections closed, nothing reaches it any more
         assert [r for r in app_connections(db2) if r[1] == "app"], "no session used db2 yet"
         rows, err = reload(px, [m, db3])
         assert err is None, err
+        assert trx.query(WHO_SQL)[0].values()[0][0].decode() == db2.name  # same transaction
+        assert trx.query1("COMMIT").kind == "ok"
+        assert trx.query(WHO_SQL)[0].values()[0][0].decode() == db3.name
+        trx.quit()
         wait_until(lambda: db2.name not in listed(px), 30, "db2 no longer listed")
+        rows, err = admin(px, "SHOW POOLS")
+        assert err is None and rows and db2.name not in {r[1] for r in rows}, (rows, err)
+        rows, err = admin(px, "SHOW CONFIG")
+        assert err is None and "server." + db3.name in {r[0] for r in rows}, (rows, err)
+        assert "server." + db2.name not in {r[0] for r in rows}, rows
         wait_until(lambda: not app_connections(db2), 30, "no rwproxy connection left on db2",
                    diag=lambda: "%r\n%s" % (app_connections(db2), px.tail()))
         before = com_select(db2)
