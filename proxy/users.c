@@ -142,7 +142,7 @@ static int servers_to_try(rwp_proxy *p, const rwp_config *cfg, int *order)
     if (writer >= 0)
         order[n++] = writer;
     for (int i = 0; i < cfg->nservers && n < RWP_MAX_SERVERS; i++)
-        if (i != writer)
+        if (i != writer && !cfg->servers[i].removed) /* a reload removed it: never asked */
             order[n++] = i;
     return n;
 }
