@@ -541,6 +541,19 @@ static void json_kv_str(FILE *f, const char *k, const char *v)
     ctl_json_str(f, v && *v ? v : NULL);
 }
 
+
+/* {"name": ..., "address": ..., "gtid_current_pos": ...} of a master in the JSON report. */
+static void json_master(FILE *f, const char *name, const char *address, const char *gtid)
+{
+    fprintf(f, "{\"name\": ");
+    ctl_json_str(f, name);
+    fprintf(f, ", \"address\": ");
+    ctl_json_str(f, address);
+    fprintf(f, ", \"gtid_current_pos\": ");
+    ctl_json_str(f, gtid);
+    fprintf(f, "}");
+}
+
 static void print_json(const report_t *r, const writer_t *w)
 {
     FILE *f = stdout;
@@ -551,25 +564,13 @@ static void print_json(const report_t *r, const writer_t *w)
     json_kv_str(f, "started_at", r->started_at);
     json_kv_str(f, "action", r->action);
     fprintf(f, ",\n  \"action_ok\": %s", r->action_ok ? "true" : "false");
-    fprintf(f, ",\n  \"old_master\": {\"name\": ");
-    ctl_json_str(f, r->old_master);
-    fprintf(f, ", \"address\": ");
-    ctl_json_str(f, r->old_address);
-    fprintf(f, ", \"gtid_current_pos\": ");
-    ctl_json_str(f, r->old_gtid);
-    fprintf(f, "}");
+    fprintf(f, ",\n  \"old_master\": ");
+    json_master(f, r->old_master, r->old_address, r->old_gtid);
     fprintf(f, ",\n  \"new_master\": ");
-    if (r->new_master[0]) {
-        fprintf(f, "{\"name\": ");
-        ctl_json_str(f, r->new_master);
-        fprintf(f, ", \"address\": ");
-        ctl_json_str(f, r->new_address);
-        fprintf(f, ", \"gtid_current_pos\": ");
-        ctl_json_str(f, r->new_gtid);
-        fprintf(f, "}");
-    } else {
+    if (r->new_master[0])
+        json_master(f, r->new_master, r->new_address, r->new_gtid);
+    else
         fputs("null", f);
-    }
     json_kv_long(f, "detected_at_ms", r->detected_ms, 1);
     json_kv_long(f, "promoted_at_ms", r->promoted_ms, 1);
     json_kv_long(f, "first_write_accepted_at_ms", r->first_write_ms, 1);

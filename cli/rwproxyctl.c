@@ -285,6 +285,16 @@ static const char *optval(int argc, char **argv, int *i)
     return *i + 1 < argc ? argv[++*i] : NULL;
 }
 
+/* The value of an option (-hVALUE or -h VALUE) copied into dst; 0, or -1 if it is missing. */
+static int take_text(int argc, char **argv, int *i, char *dst, size_t cap)
+{
+    const char *v = optval(argc, argv, i);
+    if (!v)
+        return -1;
+    snprintf(dst, cap, "%s", v);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static ctl_opts o;
@@ -329,10 +339,8 @@ int main(int argc, char **argv)
                 return usage_error("-c needs a file", NULL);
             snprintf(o.config_path, sizeof o.config_path, "%s", v);
         } else if (!strncmp(a, "-h", 2)) {
-            const char *v = optval(argc, argv, &i);
-            if (!v)
+            if (take_text(argc, argv, &i, o.host, sizeof o.host) != 0)
                 return usage_error("-h needs a host", NULL);
-            snprintf(o.host, sizeof o.host, "%s", v);
             set_host = 1;
         } else if (!strncmp(a, "-P", 2)) {
             const char *v = optval(argc, argv, &i);
@@ -343,16 +351,12 @@ int main(int argc, char **argv)
             o.port = (int)p;
             set_port = 1;
         } else if (!strncmp(a, "-u", 2)) {
-            const char *v = optval(argc, argv, &i);
-            if (!v)
+            if (take_text(argc, argv, &i, o.user, sizeof o.user) != 0)
                 return usage_error("-u needs a user", NULL);
-            snprintf(o.user, sizeof o.user, "%s", v);
             set_user = 1;
         } else if (!strncmp(a, "-p", 2)) {
-            const char *v = optval(argc, argv, &i);
-            if (!v)
+            if (take_text(argc, argv, &i, o.password, sizeof o.password) != 0)
                 return usage_error("-p needs a password", NULL);
-            snprintf(o.password, sizeof o.password, "%s", v);
             set_pw = 1;
         } else if (a[0] == '-' && a[1]) {
             return usage_error("unknown option %s", a);

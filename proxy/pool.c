@@ -194,6 +194,22 @@ static int idle_share(const rwp_pool *p)
     return (w->cfg->pool_max_idle + n - 1) / n;
 }
 
+/* Put be at the front of its server's idle list (most recently used first). */
+static void push_idle(rwp_pool *p, rwp_backend *be)
+{
+    rwp_pool_server *s = &p->srv[be->server];
+    be->in_pool = 1;
+    be->pool_prev = NULL;
+    be->pool_next = s->idle;
+    if (s->idle)
+        s->idle->pool_prev = be;
+    else
+        s->idle_tail = be;
+    s->idle = be;
+    s->nidle++;
+    be->pooled_ms = uv_now(&p->worker->loop);
+}
+
 void rwp_pool_put(rwp_pool *p, rwp_backend *be, uint64_t chain, size_t n, int dirty)
 {
     rwp_pool_server *s = &p->srv[be->server];
@@ -208,38 +224,19 @@ void rwp_pool_put(rwp_pool *p, rwp_backend *be, uint64_t chain, size_t n, int di
     rwp_backend_adopt(be, &pool_ops, p, 0, NULL);
     if (s->wait_head) {
         /* someone waits for this server: the connection goes straight to them */
-        be->in_pool = 1;
-        be->pool_next = s->idle;
-        be->pool_prev = NULL;
-        if (s->idle)
-            s->idle->pool_prev = be;
-        else
-            s->idle_tail = be;
-        s->idle = be;
-        s->nidle++;
-        be->pooled_ms = uv_now(&p->worker->loop);
+        push_idle(p, be);
         wake_waiter(p, be->server);
         return;
     }
     if (s->nidle >= idle_share(p)) {
         s->stats.overflow++;
-        if (s->idle_tail && idle_share(p) > 0) {
-            close_idle(p, s->idle_tail); /* keep the warm ones */
-        } else {
+        if (!s->idle_tail || idle_share(p) == 0) {
             rwp_backend_close(be);
             return;
         }
+        close_idle(p, s->idle_tail); /* keep the warm ones */
     }
-    be->in_pool = 1;
-    be->pool_prev = NULL;
-    be->pool_next = s->idle;
-    if (s->idle)
-        s->idle->pool_prev = be;
-    else
-        s->idle_tail = be;
-    s->idle = be;
-    s->nidle++;
-    be->pooled_ms = uv_now(&p->worker->loop);
+    push_idle(p, be);
 }
 
 void rwp_pool_flush_server(rwp_pool *p, int server)

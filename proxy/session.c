@@ -401,6 +401,14 @@ static int named_server(rwp_client *c, const char *name)
     return up ? idx : -1;
 }
 
+/* A connection taken from the pool becomes the session's connection to server idx. */
+static void hold_pooled(rwp_client *c, int idx, rwp_backend *be)
+{
+    rwp_backend_adopt(be, &rwp_client_backend_ops, c, c->id, c->user);
+    be->last_owner = c->id;
+    c->bes[idx] = be;
+}
+
 /* The connection that ran the previous statement went back to the pool: take it again if
  * no other session has used it since. Returns 1 if c->bes[idx] is that connection. */
 static int reclaim_previous(rwp_client *c, int idx)
@@ -409,10 +417,8 @@ static int reclaim_previous(rwp_client *c, int idx)
     SLOG(RWP_LOGL_DEBUG, c, be, "reclaim %d lease %llu: %s", idx, (unsigned long long)c->prev_lease, be ? "yes" : "no");
     if (!be)
         return 0;
-    rwp_backend_adopt(be, &rwp_client_backend_ops, c, c->id, c->user);
-    be->last_owner = c->id;
+    hold_pooled(c, idx, be);
     be->replayed = be->st_n <= c->sess.nhist ? be->st_n : c->sess.nhist;
-    c->bes[idx] = be;
     return 1;
 }
 
@@ -716,18 +722,12 @@ static void rebuild_ok(rwp_client *c, const proto_ok *ok, uint8_t seq, proto_wri
 
 /* An OK (or OK-style terminator) of a relayed answer: note last_gtid, and rewrite it when
  * the client must not see it as the server sent it. */
-static void inspect_ok(rwp_client *c, rwp_backend *be, const proto_walk_event *ev)
+static void inspect_ok(rwp_client *c, rwp_backend *be, const proto_walk_event *ev, const proto_ok *ok)
 {
-    proto_ok ok;
-    if (!(be->caps & CLIENT_SESSION_TRACK) || ev->captured < ev->payload_len || ev->captured == 0)
+    if (!(be->caps & CLIENT_SESSION_TRACK))
         return;
-    int ok_shaped = ev->payload[0] == PKT_OK || (ev->payload[0] == PKT_EOF && (be->caps & CLIENT_DEPRECATE_EOF));
-    if (!ok_shaped)
-        return;
-    if (proto_ok_decode(ev->payload, ev->captured, be->caps, &ok) != PROTO_OK)
-        return;
-    int hide = ok.track ? scan_track(c, ok.track, ok.track_len, be->server == c->master) : 0;
-    int reshape = !(c->caps & CLIENT_SESSION_TRACK) && ok.track;
+    int hide = ok->track ? scan_track(c, ok->track, ok->track_len, be->server == c->master) : 0;
+    int reshape = !(c->caps & CLIENT_SESSION_TRACK) && ok->track;
     if (!hide && !reshape)
         return;
     size_t wire = PROTO_HDR_LEN + (size_t)ev->payload_len;
@@ -737,7 +737,7 @@ static void inspect_ok(rwp_client *c, rwp_backend *be, const proto_walk_event *e
     }
     proto_writer w;
     proto_wr_init(&w);
-    rebuild_ok(c, &ok, ev->seq, &w);
+    rebuild_ok(c, ok, ev->seq, &w);
     if (w.err) {
         proto_wr_free(&w);
         return;
@@ -1250,11 +1250,23 @@ void rwp_session_start_command(rwp_client *c, const uint8_t *pkt, uint32_t len)
 /* Warnings and the insert id of an OK or EOF packet: a statement with warnings keeps its
  * connection for the next statement (SHOW WARNINGS); an insert id is the session's
  * LAST_INSERT_ID() from now on. */
-static void note_ok_counts(rwp_client *c, rwp_backend *be, const proto_walk_event *ev)
+static void note_ok_counts(rwp_client *c, rwp_backend *be, const proto_ok *ok)
+{
+    if (ok->warnings > 0)
+        c->cur.keep_backend = 1;
+    if (ok->last_insert_id) {
+        c->last_insert_id = ok->last_insert_id;
+        be->last_insert_id = ok->last_insert_id;
+    }
+}
+
+/* An OK or EOF event of the answer, decoded once for everything that reads it: the warnings
+ * and insert id, then last_gtid and the OK's rewriting. A classic EOF has only warnings. */
+static void handle_ok_event(rwp_client *c, rwp_backend *be, const proto_walk_event *ev)
 {
     if (ev->captured < ev->payload_len || ev->captured == 0)
         return;
-    if (ev->payload[0] == PKT_EOF && ev->payload_len < 9) {
+    if (ev->payload[0] == PKT_EOF && !(be->caps & CLIENT_DEPRECATE_EOF)) {
         if (ev->captured >= 3 && proto_u16(ev->payload + 1) > 0)
             c->cur.keep_backend = 1;
         return;
@@ -1262,12 +1274,8 @@ static void note_ok_counts(rwp_client *c, rwp_backend *be, const proto_walk_even
     proto_ok ok;
     if (proto_ok_decode(ev->payload, ev->captured, be->caps, &ok) != PROTO_OK)
         return;
-    if (ok.warnings > 0)
-        c->cur.keep_backend = 1;
-    if (ok.last_insert_id) {
-        c->last_insert_id = ok.last_insert_id;
-        be->last_insert_id = ok.last_insert_id;
-    }
+    note_ok_counts(c, be, &ok);
+    inspect_ok(c, be, ev, &ok);
 }
 
 void rwp_session_event(rwp_client *c, rwp_backend *be, const proto_walk_event *ev)
@@ -1298,8 +1306,7 @@ void rwp_session_event(rwp_client *c, rwp_backend *be, const proto_walk_event *e
         break;
     case WALK_EV_OK:
     case WALK_EV_EOF:
-        inspect_ok(c, be, ev);
-        note_ok_counts(c, be, ev);
+        handle_ok_event(c, be, ev);
         if (ev->last) {
             c->cur.final_status = ev->status;
             c->cur.have_status = 1;
@@ -1606,9 +1613,7 @@ rwp_attach_result rwp_session_attach(rwp_client *c, int idx)
     long from = -1;
     rwp_backend *be = rwp_pool_take(pool, idx, &want, &from);
     if (be) {
-        rwp_backend_adopt(be, &rwp_client_backend_ops, c, c->id, c->user);
-        be->last_owner = c->id;
-        c->bes[idx] = be;
+        hold_pooled(c, idx, be);
         if (from >= 0) {
             be->replayed = (size_t)from;
             return RWP_ATTACH_READY;

@@ -19,10 +19,10 @@ import re
 import signal
 import threading
 
-import pymysql
 import pytest
 
 import mysqlraw
+from test_reload import admin_query as admin
 import sandbox as sb
 from failover_util import (WHO_SQL, install_where_markers, remove_where_markers, start_proxy,
                            wait_until)
@@ -51,20 +51,6 @@ def stop_proxies():
     codes = {px.name: px.stop() for px in _PROXIES}
     del _PROXIES[:]
     assert all(rc == 0 for rc in codes.values()), codes
-
-
-def admin(px, sql):
-    """One admin-port statement: (rows, None) or (None, error)."""
-    c = pymysql.connect(host="127.0.0.1", port=px.proc.admin_port, user="admin",
-                        password="admin_pw", connect_timeout=10, read_timeout=60)
-    try:
-        with c.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall(), None
-    except pymysql.err.MySQLError as e:
-        return None, e
-    finally:
-        c.close()
 
 
 def listed(px):
