@@ -40,6 +40,18 @@ static const char *const backend_state_names[] = {"connecting", "greeting", "tls
         LOG_AT(lvl, &ctx_, __VA_ARGS__);                                                   \
     } while (0)
 
+static void start_reading(rwp_backend *be);
+
+/* An answer paused for a slow client may end in the chunk that paused it: then nobody is left
+ * to resume it (the client resumes only the backend of a running command), and the next
+ * command on this connection, or the pool's check for a server-side close, would never read.
+ * Idle connections therefore always read. */
+static void unpause_idle(rwp_backend *be)
+{
+    be->paused = 0;
+    start_reading(be);
+}
+
 static void backend_set_state(rwp_backend *be, rwp_backend_state st)
 {
     if (be->state == st)
@@ -47,6 +59,8 @@ static void backend_set_state(rwp_backend *be, rwp_backend_state st)
     BLOG(RWP_LOGL_DEBUG, be, "backend %s -> %s", backend_state_names[be->state],
          backend_state_names[st]);
     be->state = st;
+    if (st == BE_IDLE && be->paused)
+        unpause_idle(be);
 }
 
 static void backend_free(rwp_backend *be)

@@ -35,8 +35,6 @@
      CLIENT_DEPRECATE_EOF)
 
 #define AUTH_MAX_PACKET     (64u * 1024u)       /* login packets larger than this are refused */
-#define WRITE_HIGH_WATER    (4u * 1024u * 1024u) /* pause the other side above this queue */
-#define WRITE_LOW_WATER     (1u * 1024u * 1024u) /* resume it below this */
 #define PIPELINE_MAX_BUFFER (1u * 1024u * 1024u) /* stop reading pipelined commands above this */
 #define CLOSE_GUARD_MS      5000                 /* a close that cannot flush ends after this */
 
@@ -63,6 +61,11 @@ static rwp_backend *current_backend(const rwp_client *c)
     return c->bes[c->cur.target];
 }
 
+/* [limits] writeq_high_water / writeq_low_water: above the first, the side feeding a slow
+ * peer stops being read; below the second, it is read again. */
+static size_t high_water(const rwp_client *c) { return (size_t)c->worker->cfg->writeq_high_water; }
+static size_t low_water(const rwp_client *c) { return (size_t)c->worker->cfg->writeq_low_water; }
+
 void rwp_client_set_state(rwp_client *c, rwp_client_state st)
 {
     if (c->state == st)
@@ -78,7 +81,7 @@ void rwp_client_set_state(rwp_client *c, rwp_client_state st)
 static void resume_backend_if_drained(rwp_client *c)
 {
     rwp_backend *be = current_backend(c);
-    if (be && be->paused && rwp_write_queued((uv_stream_t *)&c->tcp) < WRITE_LOW_WATER)
+    if (be && be->paused && rwp_write_queued((uv_stream_t *)&c->tcp) < low_water(c))
         rwp_backend_resume(be);
 }
 
@@ -1032,7 +1035,7 @@ static void be_data(void *owner, rwp_backend *be, rwp_chunk *ch, const uint8_t *
         rwp_client_close(c, uv_strerror(rc));
         return;
     }
-    if (rwp_write_queued((uv_stream_t *)&c->tcp) > WRITE_HIGH_WATER)
+    if (rwp_write_queued((uv_stream_t *)&c->tcp) > high_water(c))
         rwp_backend_pause(be);
 }
 
@@ -1069,7 +1072,7 @@ static void be_written(void *owner, rwp_backend *be)
 {
     rwp_client *c = owner;
     if (c->read_paused && c->stream != STREAM_NONE && current_backend(c) == be &&
-        rwp_backend_queued(be) < WRITE_LOW_WATER) {
+        rwp_backend_queued(be) < low_water(c)) {
         resume_reading(c);
         rwp_client_process_input(c);
     }
@@ -1146,7 +1149,7 @@ static void stream_to_backend(rwp_client *c)
             return;
         rwp_inbuf_consume(&c->in, n);
         c->stream_left -= n;
-        if ((be = current_backend(c)) != NULL && rwp_backend_queued(be) > WRITE_HIGH_WATER)
+        if ((be = current_backend(c)) != NULL && rwp_backend_queued(be) > high_water(c))
             rwp_client_pause_reading(c);
         if (c->stream_left > 0 || !c->stream_last)
             continue;
@@ -1275,7 +1278,7 @@ void rwp_client_process_input(rwp_client *c)
     rwp_backend *be = current_backend(c);
     if (waiting_for_answer && pending > PIPELINE_MAX_BUFFER)
         rwp_client_pause_reading(c);
-    else if (c->read_paused && !(c->stream != STREAM_NONE && be && rwp_backend_queued(be) > WRITE_HIGH_WATER))
+    else if (c->read_paused && !(c->stream != STREAM_NONE && be && rwp_backend_queued(be) > high_water(c)))
         resume_reading(c);
     if (c->state == CL_IDLE || pending == 0)
         rwp_inbuf_release_if_empty(&c->in);
@@ -1340,6 +1343,9 @@ void rwp_client_accept(rwp_worker *w)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    int sndbuf = (int)w->cfg->client_sndbuf; /* 0: the kernel sizes it */
+    if (sndbuf > 0)
+        uv_send_buffer_size((uv_handle_t *)&c->tcp, &sndbuf);
     peer_name(c);
     w->stats.accepted++;
     size_t total = atomic_fetch_add(&w->proxy->nclients, 1) + 1;

@@ -146,6 +146,18 @@ static const rwp_config_key key_table[] = {
      "ERR 1041 and is disconnected (1M..64G)",
      RWP_CK_SIZE, offsetof(rwp_config, worker_buffer_limit), 0, sizeof(int64_t), 1048576,
      68719476736LL, 0},
+    {"limits", "writeq_high_water", "size", "4194304", 1,
+     "bytes queued for a slow peer (a client not reading its result, a server not reading a "
+     "LOAD DATA or long statement) above which rwproxy stops reading from the other side "
+     "(1..1G)",
+     RWP_CK_SIZE, offsetof(rwp_config, writeq_high_water), 0, sizeof(int64_t), 1, 1073741824, 0},
+    {"limits", "writeq_low_water", "size", "1048576", 1,
+     "reading from the other side resumes when the queue is below this (1..writeq_high_water)",
+     RWP_CK_SIZE, offsetof(rwp_config, writeq_low_water), 0, sizeof(int64_t), 1, 1073741824, 0},
+    {"limits", "client_sndbuf", "size", "0", 1,
+     "kernel send buffer (SO_SNDBUF) of each client connection; 0: the kernel sizes it "
+     "(0..64M; applies to clients connecting after a reload)",
+     RWP_CK_SIZE, offsetof(rwp_config, client_sndbuf), 0, sizeof(int64_t), 0, 67108864, 0},
     K_INT("limits", "client_idle_timeout_s", rwp_config, client_idle_timeout_s, "0", 0, 31536000,
           "close client connections idle this long (0 = never)"),
     K_BOOL("pool", "multiplex", pool_multiplex, "on",
@@ -1001,6 +1013,17 @@ static void check_listeners(parse_state *ps)
          "same port as [proxy] listen (%d)", c->listen_port);
 }
 
+static void check_write_queue(parse_state *ps)
+{
+    const rwp_config *c = ps->cfg;
+    if (c->writeq_low_water <= c->writeq_high_water)
+        return;
+    const sec_meta *m = find_section(ps, SEC_FIXED, "limits");
+    size_t i = key_index("limits", "writeq_low_water");
+    perr(ps, m && i < NKEYS ? m->key_lines[i] : 0, "limits", "writeq_low_water",
+         "larger than writeq_high_water (%lld)", (long long)c->writeq_high_water);
+}
+
 static void check_server_addresses(parse_state *ps, const sec_meta *m)
 {
     const rwp_config *c = ps->cfg;
@@ -1185,6 +1208,7 @@ static void validate(parse_state *ps)
     if (ps->cfg->nservers == 0)
         perr(ps, 0, NULL, NULL, "no [server.NAME] section");
     check_listeners(ps);
+    check_write_queue(ps);
     sort_users(ps);
     compile_rules(ps);
     check_tls(ps);

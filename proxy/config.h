@@ -107,6 +107,9 @@ typedef struct rwp_config {
     int64_t max_packet_size;        /* [limits] max_packet_size in bytes */
     int client_idle_timeout_s;      /* [limits] client_idle_timeout_s (0 = never) */
     int64_t worker_buffer_limit;    /* [limits] worker_buffer_limit: client input buffers of one worker, bytes */
+    int64_t writeq_high_water;      /* [limits] writeq_high_water: pause the other side above this queue, bytes */
+    int64_t writeq_low_water;       /* [limits] writeq_low_water: resume it below this, bytes */
+    int64_t client_sndbuf;          /* [limits] client_sndbuf: SO_SNDBUF of client sockets, bytes (0 = kernel's) */
     /* [tls]: TLS for clients (proxy/tls.c) */
     char tls_cert[1024];            /* [tls] cert: certificate chain file, PEM ("" = no TLS) */
     char tls_key[1024];             /* [tls] key: its private key, PEM */

@@ -277,6 +277,8 @@ static int replica_usable(const rwp_client *c, const rwp_topology *t, int i)
 {
     if (c->cur.require_caught_up && !rwr_gtid_reached(&c->worker->known[i], &c->cur.want))
         return 0;
+    if (i < 64 && (c->cur.causal_tried >> i) & 1)
+        return 0;
     const rwp_config *cfg = c->worker->cfg;
     if (i == t->writer || i == c->master || !t->servers[i].readable || c->srv_failed[i])
         return 0;
@@ -889,8 +891,16 @@ static int follow_writer(rwp_client *c)
                         "a transaction, LOCK TABLES, temporary tables or pinned state on it; reconnect");
         return -1;
     }
-    if (old >= 0 && c->bes[old])
+    if (old >= 0 && c->bes[old]) {
+        /* a statement whose connection to the old master is still being made (a retry) would
+         * lose it without a word: it waits for the new master instead */
+        int pending = c->state == CL_COMMAND && !c->cur.sent && c->cur.target == old;
         drop_backend(c, old);
+        if (pending) {
+            c->cur.for_master = 1;
+            hold_command(c);
+        }
+    }
     if (writer >= 0 && c->bes[writer] && c->bes[writer]->state == BE_IDLE)
         drop_backend(c, writer); /* a replica connection: the master's tracks last_gtid */
     if (writer >= 0)
@@ -1467,6 +1477,30 @@ static void apply_answer(rwp_client *c, rwp_backend *be)
     }
 }
 
+/* A replica did not reach the causal position in time. The read goes to the master; with
+ * no master (it died and nobody was promoted yet) another replica may still have the
+ * session's writes (asynchronous replication delivers to each replica on its own), so the
+ * others are tried, each with its own wait, before the read waits for a master. */
+static void causal_wait_failed(rwp_client *c, int idx)
+{
+    const rwp_topology *t = c->worker->topo;
+    const char *name = c->worker->cfg->servers[idx].name;
+    if (idx < 64)
+        c->cur.causal_tried |= 1ull << idx;
+    int other = t && t->writer < 0 && c->cur.dest == RWR_DEST_REPLICA ? pick_replica(c) : -1;
+    if (other >= 0) {
+        SLOG(RWP_LOGL_DEBUG, c, (rwp_backend *)NULL, "causal read: %s is behind and there is no "
+             "master; trying %s", name, c->worker->cfg->servers[other].name);
+        c->cur.target = other;
+        c->cur.causal_checked = 0; /* the next replica waits too */
+        return;
+    }
+    SLOG(RWP_LOGL_DEBUG, c, (rwp_backend *)NULL, "causal read: %s is behind; reading from the master",
+         name);
+    c->cur.target = c->master;
+    c->cur.reason = "replica behind (causal read)";
+}
+
 /* An internal step finished on be: record it and go on with the command in flight. */
 static void internal_done(rwp_client *c, rwp_backend *be)
 {
@@ -1488,11 +1522,8 @@ static void internal_done(rwp_client *c, rwp_backend *be)
     }
     if (purpose == RWP_INT_GTID_WAIT) {
         if (failed) {
-            SLOG(RWP_LOGL_DEBUG, c, be, "causal read: %s is behind; reading from the master",
-                 c->worker->cfg->servers[idx].name);
             c->worker->server_stats[idx].causal_timeouts++;
-            c->cur.target = c->master;
-            c->cur.reason = "replica behind (causal read)";
+            causal_wait_failed(c, idx);
         } else {
             rwr_gtid_merge(&c->worker->known[idx], &c->cur.want);
         }
@@ -1664,7 +1695,7 @@ static void close_statements_on(rwp_client *c, int i)
 static int must_keep_backend(const rwp_client *c, int i)
 {
     const rwp_backend *be = c->bes[i];
-    if (be->state != BE_IDLE || be->internal || be->paused)
+    if (be->state != BE_IDLE || be->internal) /* an idle connection is never paused */
         return 1;
     if (c->cur.keep_backend && i == c->cur.target)
         return 1;

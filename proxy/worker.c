@@ -151,6 +151,18 @@ static void refresh_pools(rwp_worker *w, const rwp_topology *old, const rwp_topo
     }
 }
 
+/* What the monitor read of each server's @@gtid_current_pos is applied there for good: causal
+ * reads may pick those replicas without a MASTER_GTID_WAIT, whichever worker learned it. */
+static void learn_positions(rwp_worker *w, const rwp_topology *t)
+{
+    for (int i = 0; i < t->nservers && i < RWP_MAX_SERVERS; i++) {
+        const char *text = t->servers[i].gtid_current_pos;
+        rwr_gtid_pos at;
+        if (text[0] && rwr_gtid_parse(text, strlen(text), &at) == 0)
+            rwr_gtid_merge(&w->known[i], &at);
+    }
+}
+
 /* Take the current snapshot if it is newer than ours. Returns 1 if it changed. */
 static int refresh_topology(rwp_worker *w)
 {
@@ -160,6 +172,7 @@ static int refresh_topology(rwp_worker *w)
         return 0;
     }
     refresh_pools(w, w->topo, t);
+    learn_positions(w, t);
     rwp_topo_release(w->topo);
     w->topo = t;
     return 1;

@@ -440,8 +440,15 @@ class Greeting:
 class RawConn:
     """One client connection speaking raw protocol packets."""
 
-    def __init__(self, host, port, timeout=30.0, strict_seq=True):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host, port, timeout=30.0, strict_seq=True, rcvbuf=None):
+        if rcvbuf:  # set before connecting, so that the TCP window follows it
+            self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                                      socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(timeout)
+            self.sock.connect((host, port))
+        else:
+            self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.settimeout(timeout)
         self.buf = bytearray()      # bytes received but not yet consumed
         self.seq = 0                # sequence id the next packet read must have
@@ -817,9 +824,10 @@ class RawConn:
         self.send_command(COM_STMT_CLOSE, struct.pack("<I", stmt_id))
 
 
-def connect(host, port, user="app", password="app_pw", db="test", timeout=30.0, **kw):
-    """A logged-in RawConn (raises ProtocolError if the login fails)."""
-    c = RawConn(host, port, timeout=timeout)
+def connect(host, port, user="app", password="app_pw", db="test", timeout=30.0, rcvbuf=None,
+            **kw):
+    """A logged-in RawConn (raises ProtocolError if the login fails); rcvbuf: SO_RCVBUF."""
+    c = RawConn(host, port, timeout=timeout, rcvbuf=rcvbuf)
     try:
         res = c.login(user, password, db, **kw)
     except Exception:

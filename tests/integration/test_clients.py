@@ -18,7 +18,7 @@ import pymysql.cursors
 import pytest
 
 import mysqlraw
-from conftest import HOST
+from conftest import HOST, log_tail
 
 MYSQL_CLI = shutil.which("mariadb") or shutil.which("mysql")
 JAVA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "java")
@@ -363,16 +363,56 @@ def jdbc_classes():
         shutil.rmtree(out, ignore_errors=True)
 
 
-def run_jdbc(classes, port):
+def hang_report(proc, proxy):
+    """What a hung JdbcSmoke was waiting for: its Java stacks, rwproxy's sessions and pools,
+    and the tail of rwproxy's log. Every part is best effort."""
+    parts = []
+    jstack = shutil.which("jstack")
+    if jstack:
+        try:
+            js = subprocess.run([jstack, str(proc.pid)], capture_output=True, text=True, timeout=60)
+            main = [b for b in js.stdout.split("\n\n") if b.startswith('"main"')]
+            parts.append("java main thread:\n" + ("\n".join(main) or js.stdout[-4000:]))
+        except (subprocess.SubprocessError, OSError) as e:
+            parts.append("jstack failed: %r" % e)
+    if proxy is not None:
+        for sql in ("SHOW SESSIONS", "SHOW POOLS", "SHOW SERVERS"):
+            try:
+                c = pymysql.connect(host=HOST, port=proxy.proc.admin_port, user="admin",
+                                    password="admin_pw", connect_timeout=10, read_timeout=30)
+                try:
+                    with c.cursor() as cur:
+                        cur.execute(sql)
+                        parts.append(sql + ":\n" + "\n".join(repr(r) for r in cur.fetchall()))
+                finally:
+                    c.close()
+            except pymysql.err.MySQLError as e:
+                parts.append("%s failed: %r" % (sql, e))
+        parts.append("rwproxy log tail:\n" + log_tail(proxy.proc.log_text(), 80))
+    return "\n\n".join(parts)
+
+
+def run_jdbc(classes, port, proxy=None):
+    """Run JdbcSmoke against port; (exit code, stdout, stderr). A run that does not finish in
+    240 s fails the test with where it stood (see hang_report)."""
     url = "jdbc:mysql://%s:%d/test?user=app&password=app_pw&permitMysqlScheme" % (HOST, port)
-    p = subprocess.run(["java", "-Xmx512m", "-Dfile.encoding=UTF-8", "-cp",
-                        classes + os.pathsep + JDBC_JAR, "JdbcSmoke", url],
-                       capture_output=True, timeout=240)
-    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+    proc = subprocess.Popen(["java", "-Xmx512m", "-Dfile.encoding=UTF-8", "-cp",
+                             classes + os.pathsep + JDBC_JAR, "JdbcSmoke", url],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        report = hang_report(proc, proxy)
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail("JdbcSmoke on port %d did not finish in 240 s; its output ends with:\n%s\n%s\n\n%s"
+                    % (port, out.decode("utf-8", "replace")[-1500:],
+                       err.decode("utf-8", "replace")[-1500:], report))
+    return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
 
-def test_jdbc_same_transcript(endpoints, jdbc_classes):
-    rc_p, out_p, err_p = run_jdbc(jdbc_classes, endpoints["proxy"])
+def test_jdbc_same_transcript(endpoints, jdbc_classes, proxy):
+    rc_p, out_p, err_p = run_jdbc(jdbc_classes, endpoints["proxy"], proxy)
     rc_d, out_d, err_d = run_jdbc(jdbc_classes, endpoints["direct"])
     assert rc_d == 0, "JdbcSmoke failed against the master itself:\n" + out_d + err_d
     assert rc_p == 0, "JdbcSmoke failed through rwproxy:\n" + out_p[-3000:] + err_p[-3000:]

@@ -4,8 +4,9 @@ triggered on a private rwproxy and answered with its error while another client 
 working: max_client_connections (ERR 1040), a user's max_connections (ERR 1203),
 client_idle_timeout_s (ERR 4031, then the close), max_packet_size (ERR 1153, single packet, a
 multi-packet statement over 16 MiB and one of 64 MiB), worker_buffer_limit (ERR 1041 for a client
-in the middle of a packet that pushes its worker over the limit), and handshake_timeout_ms against
-a client that sends its login one byte at a time.
+in the middle of a packet that pushes its worker over the limit), handshake_timeout_ms against
+a client that sends its login one byte at a time, and writeq_high_water / writeq_low_water
+against a client that reads its results slowly.
 """
 import os
 import socket
@@ -14,7 +15,9 @@ import time
 import pymysql
 import pytest
 
-from conftest import pymysql_connect
+import mysqlraw
+
+from conftest import HOST, pymysql_connect
 from test_routing import start_own_proxy, stop_own_proxy
 
 
@@ -206,5 +209,56 @@ def test_worker_buffer_limit(sandbox, workdir):
         # the memory stays bounded (RSS, where it means something)
         rss_kb = rss_kib(px.proc.pid)
         assert rss_kb is None or rss_kb < 64 * 1024, rss_kb
+    finally:
+        stop_own_proxy(px)
+
+
+class SlowSocket:
+    """A socket whose reader takes at most 16 KiB a millisecond: a client slower than the
+    server, so rwproxy's queue towards it fills and the answer is paused and resumed."""
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    def recv(self, n):
+        time.sleep(0.001)
+        return self.sock.recv(min(n, 16384))
+
+    def __getattr__(self, name):
+        return getattr(self.sock, name)
+
+
+def big_then_small(c, letter, rounds, base, step):
+    """Per round: a big answer read slowly, then a small statement that must be answered."""
+    for i in rounds:
+        size = base + i * step
+        rs = c.query1("SELECT REPEAT('%s', %d), %d" % (letter, size, i))
+        assert [tuple(r) for r in rs.values()] == [(letter.encode() * size, str(i).encode())]
+        assert c.query1("SELECT %d + 1" % i).values()[0][0] == str(i + 1).encode()
+
+
+def test_write_queue_marks_slow_reader(sandbox, workdir):
+    """With writeq_high_water = 1 every answer chunk that cannot be written at once pauses the
+    server connection, including the chunk that ends an answer. Each big answer to a slow
+    reader is followed by a small statement on the same connection (a transaction keeps it):
+    it must be answered, i.e. a connection paused at the end of an answer reads again. This
+    hung before the fix (found as a Connector/J streaming read after a 17 MiB BLOB in CI)."""
+    px = own_proxy(sandbox, workdir, "writeq",
+                   "writeq_high_water = 1\nwriteq_low_water = 1\nclient_sndbuf = 4096\n")
+    try:
+        # small kernel buffers on both ends (client_sndbuf, the client's window), so that most
+        # chunks of 64 KiB, the last one of an answer too, cannot be written at once
+        c = mysqlraw.connect(HOST, px.port, timeout=20, rcvbuf=4096)
+        try:
+            c.sock = SlowSocket(c.sock)
+            assert c.query1("BEGIN").kind == "ok"
+            big_then_small(c, "x", range(12), 300000, 70001)
+            assert c.query1("COMMIT").kind == "ok"
+            # autocommit reads go to the replicas: the connection of each is released or kept
+            # (multiplex off) after the answer, and the next read may take it again
+            big_then_small(c, "y", range(8), 400000, 90001)
+        finally:
+            c.close()
+        still_serves(px)
     finally:
         stop_own_proxy(px)

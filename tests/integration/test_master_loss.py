@@ -8,9 +8,15 @@ NOT fail over (auto_failover = off), on a private sandbox (the tests kill server
   pointing at a connection that no longer exists;
 - reads keep working from the replicas meanwhile, and new clients can still log in;
 - an autocommit read whose replica dies before any of its answer reached the client is
-  sent to the other replica, and the client gets its rows.
+  sent to the other replica, and the client gets its rows;
+- with no master, a causal read is served by the replica that has the session's write
+  (known from the monitor's positions, or found after the other replica's wait timed out)
+  instead of waiting for a master;
+- a write whose connection to the master is still being made when the master is declared
+  dead is held and answered 1290 like any other, not left without an answer.
 """
 import os
+import socket
 import threading
 import time
 
@@ -19,6 +25,7 @@ import pytest
 
 import sandbox as sb
 from conftest import RWPROXY_BIN, log_tail, pymysql_connect
+from test_routing import start_own_proxy, stop_own_proxy
 
 HOLD_MS = 1500
 EXTRA = """
@@ -77,18 +84,54 @@ def wait_for(cond, timeout, what):
     pytest.fail("timed out after %.0f s waiting for %s" % (timeout, what))
 
 
-def both_replicas_readable(px):
-    """SHOW SERVERS on the admin port says both replicas get reads."""
-    adm = pymysql.connect(host="127.0.0.1", port=px.admin_port, user="admin", password="admin_pw",
+def admin_servers(admin_port):
+    """SHOW SERVERS on an rwproxy's admin port, as dicts."""
+    adm = pymysql.connect(host="127.0.0.1", port=admin_port, user="admin", password="admin_pw",
                           connect_timeout=5)
     try:
         with adm.cursor() as cur:
             cur.execute("SHOW SERVERS")
             cols = [d[0] for d in cur.description]
-            rows = [dict(zip(cols, r)) for r in cur.fetchall()]
+            return [dict(zip(cols, r)) for r in cur.fetchall()]
     finally:
         adm.close()
+
+
+def both_replicas_readable(px):
+    """SHOW SERVERS on the admin port says both replicas get reads."""
+    rows = admin_servers(px.admin_port)
     return sum(1 for r in rows if r["role"] == "replica" and str(r["readable"]) == "1") == 2
+
+
+def master_seen_down(admin_port):
+    """SHOW SERVERS on the admin port says db1 is not up."""
+    return any(r["name"] == "db1" and r["state"] != "up" for r in admin_servers(admin_port))
+
+
+def replicas_replicating(box):
+    """Both replicas' IO threads connected (after a test restarted the master)."""
+    for r in box.replicas:
+        wait_for(lambda: (r.slave_status() or {}).get("Slave_IO_Running") == "Yes", 30,
+                 "%s to replicate again" % r.name)
+
+
+def new_client_reads(px, row_id):
+    """(server name, row id or None) as a new client's causal read of ml_rows sees it."""
+    fresh = pymysql_connect(px.port, read_timeout=30)
+    try:
+        with fresh.cursor() as cur:
+            cur.execute("SELECT m.name, r.id FROM test.ml_marker m "
+                        "LEFT JOIN test.ml_rows r ON r.id = %s", (row_id,))
+            return cur.fetchone()
+    finally:
+        fresh.close()
+
+
+def restore_master_and_stop(box, own):
+    """End of a case with its own rwproxy: the master runs again and the proxy is stopped."""
+    if not box.master.alive():
+        box.master.start(read_only=False)
+    stop_own_proxy(own)
 
 
 def answered_by(conn):
@@ -240,3 +283,109 @@ def test_statement_ids_stay_unique_across_master_reconnect(box, px):
     finally:
         c.close()
     box.wait_replicas_caught_up(timeout=30)
+
+
+def test_causal_read_without_master_uses_the_replica_that_has_the_write(box, workdir):
+    """Asynchronous replication may deliver a session's last write to one replica and not the
+    other before the master dies. With no master to fall back to, a causal read (consistency
+    = global, the default) must be served by the replica that has the write, for every new
+    client: rwproxy knows it from the monitor's positions or finds it after the other
+    replica's wait times out, instead of holding the read for a master and answering 1290.
+    The replica left behind has weight 100, so that balancing alone would always pick it."""
+    replicas_replicating(box)  # the master was restarted by the test before
+    box.wait_replicas_caught_up(timeout=30)
+    behind, ahead = box.replicas[-1], box.replicas[0]
+    own = start_own_proxy(box, workdir, "master-loss-causal", EXTRA.replace(
+        "[proxy]\nlog_level = debug\n", ""), server_keys={behind.name: {"weight": "100"}})
+    # the replica left behind receives the write but cannot apply it: its SQL thread waits
+    # for this table lock. It still counts as a healthy replica (a stopped SQL thread would
+    # make the monitor take it out of the reads).
+    lock = behind.connect()
+    lock.cursor().execute("LOCK TABLES test.ml_rows WRITE")
+    app = pymysql_connect(own.port)
+    try:
+        with app.cursor() as cur:
+            cur.execute("INSERT INTO test.ml_rows VALUES (100)")
+        master_pos = box.master.query("SELECT @@gtid_binlog_pos")[0][0]
+        assert ahead.query("SELECT MASTER_GTID_WAIT(%s, 30)", args=(master_pos,))[0][0] == 0
+        box.master.kill()
+        for _ in range(4):
+            assert new_client_reads(own, 100) == (ahead.name, 100), own.why("read after master loss")
+    finally:
+        app.close()
+        lock.close()
+        restore_master_and_stop(box, own)
+    box.wait_replicas_caught_up(timeout=60)
+
+
+def test_causal_read_without_master_tries_the_other_replica(box, workdir):
+    """As above, but when the master dies neither replica has applied the write yet, so the
+    monitor's positions cannot tell which one will: then one replica gets it. A new client's
+    causal read goes to the other (weight 100) first; when its wait times out and there is no
+    master, rwproxy tries the replica not tried yet, which has the write by then."""
+    replicas_replicating(box)
+    box.wait_replicas_caught_up(timeout=30)
+    behind, ahead = box.replicas[-1], box.replicas[0]
+    own = start_own_proxy(box, workdir, "master-loss-causal-retry", EXTRA.replace(
+        "[proxy]\nlog_level = debug\n", "") + "[routing]\ncausal_timeout_ms = 300\n"
+        # with multiplex off a session keeps the replica it logged in through, which would
+        # decide the first pick instead of the weights
+        "[pool]\nmultiplex = on\n",
+        server_keys={behind.name: {"weight": "100"}})
+    locks = {}
+    for r in (behind, ahead):
+        locks[r.name] = r.connect()
+        locks[r.name].cursor().execute("LOCK TABLES test.ml_rows WRITE")
+    app = pymysql_connect(own.port)
+    try:
+        with app.cursor() as cur:
+            cur.execute("INSERT INTO test.ml_rows VALUES (200)")
+        box.master.kill()
+        wait_for(lambda: master_seen_down(own.proc.admin_port), 30, "the monitor to see db1 down")
+        own.mark()
+        locks.pop(ahead.name).close()  # the ahead replica applies the write now
+        assert new_client_reads(own, 200) == (ahead.name, 200), own.why("read after master loss")
+        assert "is behind and there is no master; trying %s" % ahead.name in own.proc.log_text(), \
+            own.why("the read did not go through the other replica's wait")
+    finally:
+        app.close()
+        for c in locks.values():
+            c.close()
+        restore_master_and_stop(box, own)
+    box.wait_replicas_caught_up(timeout=60)
+
+
+def test_write_connecting_to_the_master_when_it_is_declared_dead(box, workdir):
+    """A write whose connection to the master is still being made when the monitor declares
+    the master dead must be held like any other (then ERR 1290), not forgotten. The dead
+    master's port is taken by a listener that accepts TCP but never greets, so the write's
+    connection attempt is still pending when the topology changes; before the fix the
+    statement got no answer at all."""
+    replicas_replicating(box)
+    # the write's own connection attempt must not time out before the monitor decides
+    own = start_own_proxy(box, workdir, "master-loss-pending", EXTRA.replace(
+        "[proxy]\nlog_level = debug\n", "[proxy]\nbackend_connect_timeout_ms = 60000\n"))
+    app = pymysql_connect(own.port, read_timeout=30)
+    mute = None
+    try:
+        with app.cursor() as cur:
+            cur.execute("INSERT INTO test.ml_rows VALUES (300)")
+        box.master.kill()
+        mute = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        mute.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        mute.bind(("127.0.0.1", box.master.port))
+        mute.listen(64)  # never accepts: connections wait for a greeting that never comes
+        own.mark()
+        t0 = time.time()
+        with pytest.raises(pymysql.err.MySQLError) as ei:
+            with app.cursor() as cur:
+                cur.execute("INSERT INTO test.ml_rows VALUES (301)")
+        assert ei.value.args[0] == 1290, own.why("write pending at master death: %r (after %.1f s)"
+                                                 % (ei.value.args, time.time() - t0))
+        assert "session follows the master: (none for now)" in own.proc.log_text()[own.mark_at:]
+    finally:
+        app.close()
+        if mute is not None:
+            mute.close()
+        restore_master_and_stop(box, own)
+    box.wait_replicas_caught_up(timeout=60)

@@ -322,6 +322,21 @@ static void test_sizes(void **state)
     expect_error_after_minimal("[limits]\nmax_packet_size = 99999999999999999999G\n", "not a size");
 }
 
+/* The write-queue water marks: defaults, both set, and low above high refused. */
+static void test_write_queue_marks(void **state)
+{
+    (void)state;
+    rwp_config *c = parse_minimal_plus("");
+    assert_true(c->writeq_high_water == 4194304 && c->writeq_low_water == 1048576);
+    rwp_config_free(c);
+    c = parse_minimal_plus("[limits]\nwriteq_high_water = 1\nwriteq_low_water = 1\n");
+    assert_true(c->writeq_high_water == 1 && c->writeq_low_water == 1);
+    rwp_config_free(c);
+    expect_error_after_minimal("[limits]\nwriteq_high_water = 64K\nwriteq_low_water = 1M\n",
+                               "t.ini:7: [limits] writeq_low_water: larger than writeq_high_water (65536)");
+    expect_error_after_minimal("[limits]\nwriteq_low_water = 0\n", "out of range");
+}
+
 static void test_listen_forms(void **state)
 {
     (void)state;
@@ -876,6 +891,7 @@ int main(void)
         cmocka_unit_test(test_key_table),
         cmocka_unit_test(test_booleans),
         cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_write_queue_marks),
         cmocka_unit_test(test_listen_forms),
         cmocka_unit_test(test_error_unknown_section_and_key),
         cmocka_unit_test(test_error_bad_int_and_range),
