@@ -783,10 +783,9 @@ static int login_server(const rwp_client *c)
         return -1;
     if (t->writer >= 0 && t->writer < c->nservers)
         return t->writer;
-    const rwp_config *cfg = c->worker->cfg;
     for (int i = 0; i < t->nservers && i < c->nservers; i++)
         if ((t->servers[i].health == SRV_UP || t->servers[i].health == SRV_LAGGING) &&
-            !t->servers[i].removed && !(i < cfg->nservers && cfg->servers[i].removed))
+            !rwp_worker_server_removed(c->worker, t, i))
             return i;
     return -1;
 }

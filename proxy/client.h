@@ -83,7 +83,8 @@ typedef struct {
     rwr_gtid_pos want;       /* position a replica must have reached to serve it */
     int want_known;          /* want has been computed */
     int require_caught_up;   /* replica choice: only replicas known to be at want */
-    uint64_t causal_tried;   /* bit i: replica i did not reach want in time for this command */
+    uint64_t causal_tried;   /* bit i: replica i did not reach want in time for this command
+                                (one bit per server: RWP_MAX_SERVERS <= 64) */
     int got_err;             /* its answer contained an ERR */
     uint16_t final_status;   /* status flags of the final OK/EOF */
     int have_status;         /* final_status is set */

@@ -18,6 +18,7 @@
 struct ssl_ctx_st; /* OpenSSL's SSL_CTX (proxy/tls.h builds them) */
 
 #define RWP_MAX_SERVERS 64    /* most [server.NAME] sections a file may have */
+_Static_assert(RWP_MAX_SERVERS <= 64, "per-command server sets are one uint64_t bit per server");
 #define RWP_CONFIG_NAME_MAX 63 /* longest NAME in [server.NAME] / [user.NAME] */
 
 /* One [server.NAME] section. */

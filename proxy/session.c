@@ -44,36 +44,29 @@ void rwp_session_init(rwp_client *c, int nservers)
     c->track_gtid = c->worker->cfg->consistency != RWP_CONSISTENCY_EVENTUAL;
 }
 
+/* Grow *arr from old to n elements of elem bytes, the new tail zeroed. 0, or -1 (then *arr
+ * is unchanged). */
+static int grow_zeroed(void **arr, size_t old, size_t n, size_t elem)
+{
+    uint8_t *p = realloc(*arr, n * elem);
+    if (!p)
+        return -1;
+    memset(p + old * elem, 0, (n - old) * elem);
+    *arr = p;
+    return 0;
+}
+
 /* A reload added server slots: grow the session's per-server arrays (and each statement's)
  * to n, the new tail zeroed. On failure the session keeps its slots and, for now, does not
  * use the new servers (every index is checked against c->nservers). */
 static void session_grow(rwp_client *c, int n)
 {
-    size_t old = (size_t)c->nservers, add = (size_t)n - old;
-    rwp_backend **bes = realloc(c->bes, (size_t)n * sizeof *bes);
-    if (bes) {
-        c->bes = bes;
-        memset(bes + old, 0, add * sizeof *bes);
-    }
-    uint8_t *failed = realloc(c->srv_failed, (size_t)n);
-    if (failed) {
-        c->srv_failed = failed;
-        memset(failed + old, 0, add);
-    }
-    int ok = bes && failed;
-    for (rwp_stmt *st = c->stmts; st && ok; st = st->next) {
-        uint32_t *ids = realloc(st->be_id, (size_t)n * sizeof *ids);
-        if (ids) {
-            st->be_id = ids;
-            memset(ids + old, 0, add * sizeof *ids);
-        }
-        uint8_t *typed = realloc(st->be_typed, (size_t)n);
-        if (typed) {
-            st->be_typed = typed;
-            memset(typed + old, 0, add);
-        }
-        ok = ids && typed;
-    }
+    size_t old = (size_t)c->nservers, want = (size_t)n;
+    int ok = grow_zeroed((void **)&c->bes, old, want, sizeof *c->bes) == 0 &&
+             grow_zeroed((void **)&c->srv_failed, old, want, 1) == 0;
+    for (rwp_stmt *st = c->stmts; st && ok; st = st->next)
+        ok = grow_zeroed((void **)&st->be_id, old, want, sizeof *st->be_id) == 0 &&
+             grow_zeroed((void **)&st->be_typed, old, want, 1) == 0;
     if (ok)
         c->nservers = n;
 }
@@ -81,8 +74,7 @@ static void session_grow(rwp_client *c, int n)
 /* Did a reload remove server i? (Its slot stays; sessions let go of their connection to it.) */
 static int server_removed(const rwp_client *c, int i)
 {
-    const rwp_config *cfg = c->worker->cfg;
-    return i < cfg->nservers && cfg->servers[i].removed;
+    return rwp_worker_server_removed(c->worker, c->worker->topo, i);
 }
 
 static void drop_backend(rwp_client *c, int idx);
@@ -95,7 +87,7 @@ static void drop_removed_backends(rwp_client *c)
     for (int i = 0; i < c->nservers; i++) {
         const rwp_backend *be = c->bes[i];
         if (!be || !server_removed(c, i) || i == c->master || i == c->trx_replica ||
-            be->state != BE_IDLE || be->internal || be->paused)
+            be->state != BE_IDLE || be->internal)
             continue;
         if (c->state == CL_COMMAND && c->cur.target == i)
             continue;
@@ -277,7 +269,7 @@ static int replica_usable(const rwp_client *c, const rwp_topology *t, int i)
 {
     if (c->cur.require_caught_up && !rwr_gtid_reached(&c->worker->known[i], &c->cur.want))
         return 0;
-    if (i < 64 && (c->cur.causal_tried >> i) & 1)
+    if ((c->cur.causal_tried >> i) & 1)
         return 0;
     const rwp_config *cfg = c->worker->cfg;
     if (i == t->writer || i == c->master || !t->servers[i].readable || c->srv_failed[i])
@@ -1485,8 +1477,7 @@ static void causal_wait_failed(rwp_client *c, int idx)
 {
     const rwp_topology *t = c->worker->topo;
     const char *name = c->worker->cfg->servers[idx].name;
-    if (idx < 64)
-        c->cur.causal_tried |= 1ull << idx;
+    c->cur.causal_tried |= 1ull << idx;
     int other = t && t->writer < 0 && c->cur.dest == RWR_DEST_REPLICA ? pick_replica(c) : -1;
     if (other >= 0) {
         SLOG(RWP_LOGL_DEBUG, c, (rwp_backend *)NULL, "causal read: %s is behind and there is no "

@@ -138,6 +138,12 @@ static void recheck_clients(rwp_worker *w)
     }
 }
 
+int rwp_worker_server_removed(const rwp_worker *w, const rwp_topology *t, int i)
+{
+    return (t && i < t->nservers && t->servers[i].removed) ||
+           (i < w->cfg->nservers && w->cfg->servers[i].removed);
+}
+
 /* Pooled connections to a server that is not up any more, or to every server when the master
  * moved (its connections track last_gtid; the others' do not), are closed. */
 static void refresh_pools(rwp_worker *w, const rwp_topology *old, const rwp_topology *t)
@@ -145,8 +151,7 @@ static void refresh_pools(rwp_worker *w, const rwp_topology *old, const rwp_topo
     int moved = old && old->writer != t->writer;
     for (int i = 0; i < t->nservers && i < w->pool.nservers; i++) {
         int health = t->servers[i].health;
-        int removed = t->servers[i].removed || (i < w->cfg->nservers && w->cfg->servers[i].removed);
-        if (moved || removed || (health != SRV_UP && health != SRV_LAGGING))
+        if (moved || rwp_worker_server_removed(w, t, i) || (health != SRV_UP && health != SRV_LAGGING))
             rwp_pool_flush_server(&w->pool, i);
     }
 }

@@ -154,6 +154,10 @@ int rwp_worker_call(rwp_worker *w, void (*fn)(rwp_worker *, void *), void *arg, 
  * too many posts are queued. */
 int rwp_worker_post(rwp_worker *w, void (*fn)(rwp_worker *, void *), const void *data, size_t len);
 
+/* Did a reload remove server i (in the worker's configuration or the monitor's snapshot t,
+ * which may be NULL)? Its slot stays; nothing new goes to it. */
+int rwp_worker_server_removed(const rwp_worker *w, const rwp_topology *t, int i);
+
 /* A new connection id, unique across workers. */
 uint64_t rwp_worker_next_id(rwp_worker *w);
 /* Called by the client code when a client is fully closed (to finish a drain). */

@@ -129,12 +129,20 @@ class Client(threading.Thread):
         self.conn.quit()
 
 
-def test_servers_added_and_removed_live(box, workdir):
-    m, db2, db3 = box.servers
-    px = start_proxy(box, workdir, "reload-servers", extra=ROUTING,
+def proxy_over_two(box, workdir, name):
+    """An rwproxy configured with the master and db2 only (db3 is added later by the test),
+    once db2 gets reads."""
+    m, db2 = box.servers[0], box.servers[1]
+    px = start_proxy(box, workdir, name, extra=ROUTING,
                      servers=[(m.name, m.port), (db2.name, db2.port)], registry=_PROXIES)
     wait_until(lambda: listed(px).get(db2.name, ("", ""))[1] == "1", 30, "db2 readable",
                diag=px.tail)
+    return px
+
+
+def test_servers_added_and_removed_live(box, workdir):
+    m, db2, db3 = box.servers
+    px = proxy_over_two(box, workdir, "reload-servers")
     assert set(listed(px)) == {m.name, db2.name}
     cl = Client(px.port)
     cl.start()
@@ -219,10 +227,7 @@ def test_servers_added_and_removed_live(box, workdir):
 
 def test_sighup_adds_a_server_and_host_change_is_refused(box, workdir):
     m, db2, db3 = box.servers
-    px = start_proxy(box, workdir, "reload-servers-hup", extra=ROUTING,
-                     servers=[(m.name, m.port), (db2.name, db2.port)], registry=_PROXIES)
-    wait_until(lambda: listed(px).get(db2.name, ("", ""))[1] == "1", 30, "db2 readable",
-               diag=px.tail)
+    px = proxy_over_two(box, workdir, "reload-servers-hup")
     since = len(px.log())
     set_servers(px, [m, db2, db3])
     px.signal(signal.SIGHUP)
